@@ -1,0 +1,142 @@
+"""`python -m lab up|status|down|image`: the lab's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import docker, image, inventory, nodes, ssh
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where one lab keeps its files on the controller."""
+
+    state: Path
+    inventory: Path
+
+    @property
+    def key(self) -> Path:
+        return self.state / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state / "known_hosts"
+
+    @property
+    def secrets(self) -> Path:
+        return self.inventory.parent / "group_vars" / "all" / "lab_secrets.yml"
+
+
+def say(message: str) -> None:
+    print(f"lab: {message}", file=sys.stderr, flush=True)
+
+
+def up(lab: nodes.Lab, paths: Paths, count: int, distro: str) -> int:
+    existing = nodes.describe(lab)
+    if existing and len(existing) != count:
+        say(f"error: lab {lab.name} already has {len(existing)} nodes; run `down` first to change to {count}")
+        return 1
+    image.ensure(distro)
+    nodes.create_shared_objects(lab)
+    public_key = ssh.ensure_key(paths.key)
+    names = nodes.hostnames(count)
+    say(f"starting {count} {distro} nodes: {', '.join(names)}")
+    for hostname in names:
+        nodes.start(lab, hostname, image.image_name(distro))
+    for hostname in names:
+        nodes.wait_for_systemd(lab.container(hostname))
+        ssh.authorize(lab.container(hostname), public_key)
+    described = nodes.describe(lab)
+    addresses = [node.address for node in described]
+    for address in addresses:
+        ssh.wait_for_port(address)
+    inventory.write_private(paths.known_hosts, ssh.host_keys(addresses))
+    for address in addresses:
+        ssh.check_login(address, paths.key, paths.known_hosts)
+    paths.inventory.write_text(inventory.render_nodes(described, paths.key, paths.known_hosts, distro))
+    inventory.ensure_secrets(paths.secrets)
+    say(f"{count} nodes answer over SSH; inventory written to {paths.inventory}")
+    return status(lab)
+
+
+def status(lab: nodes.Lab) -> int:
+    described = nodes.describe(lab)
+    if not described:
+        print(f"lab {lab.name}: no nodes")
+        return 0
+    print(f"{'host':<8} {'address':<16} {'container':<10} systemd")
+    for node in described:
+        systemd = "-"
+        if node.state == "running":
+            systemd = docker.exec_in(node.container, ["systemctl", "is-system-running"], check=False).strip()
+        print(f"{node.hostname:<8} {node.address:<16} {node.state:<10} {systemd}")
+    return 0
+
+
+def down(lab: nodes.Lab, paths: Paths) -> int:
+    removed = nodes.remove_all(lab)
+    for path in (paths.inventory, paths.secrets, paths.known_hosts):
+        path.unlink(missing_ok=True)
+    say(f"removed {len(removed)} docker objects" if removed else f"lab {lab.name} was not up")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(prog="lab", description=__doc__)
+    cli.add_argument(
+        "--name", default="dagster-lab", help="lab name, prefix of every docker object (default: %(default)s)"
+    )
+    cli.add_argument(
+        "--inventory",
+        type=Path,
+        default=REPO / "inventories/lab/nodes.yml",
+        help="where to write the connection inventory (default: %(default)s)",
+    )
+    commands = cli.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("up", help="start the nodes and write the inventory")
+    start.add_argument("--nodes", type=int, default=4, help="number of nodes (default: %(default)s)")
+    start.add_argument(
+        "--distro",
+        choices=sorted(image.SUITES),
+        default="debian13",
+        help="Debian release of the nodes (default: %(default)s)",
+    )
+    commands.add_parser("status", help="show the nodes")
+    commands.add_parser("down", help="remove nodes, network, volume and generated files")
+    build = commands.add_parser("image", help="build node images unless cached")
+    build.add_argument(
+        "distros", nargs="*", metavar="DISTRO", help=f"one of {', '.join(sorted(image.SUITES))} (default: all)"
+    )
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    lab = nodes.Lab(args.name)
+    paths = Paths(state=REPO / ".lab" / args.name, inventory=args.inventory.resolve())
+    try:
+        if args.command == "up":
+            if args.nodes < 1:
+                say("error: --nodes must be at least 1")
+                return 2
+            return up(lab, paths, args.nodes, args.distro)
+        if args.command == "status":
+            return status(lab)
+        if args.command == "down":
+            return down(lab, paths)
+        unknown = set(args.distros) - set(image.SUITES)
+        if unknown:
+            say(f"error: unknown distro {', '.join(sorted(unknown))}; choose from {', '.join(sorted(image.SUITES))}")
+            return 2
+        for distro in args.distros or sorted(image.SUITES):
+            built = image.ensure(distro)
+            say(f"{image.image_name(distro)} {'built' if built else 'is current'}")
+        return 0
+    except (docker.DockerError, TimeoutError, RuntimeError) as error:
+        say(f"error: {error}")
+        return 1

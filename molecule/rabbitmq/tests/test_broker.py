@@ -1,0 +1,102 @@
+"""RabbitMQ behaves as Celery needs it, seen from another node over the network."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+from helpers.molecule import address, host, hosts_in, secret
+
+BROKERS = hosts_in("broker")
+CLIENT = host(hosts_in("workers")[0])
+
+# Runs on the client node: log in, publish one message, get it back; prints the
+# outcome as JSON so the test can assert on what happened, not on an exit code.
+AMQP_PROBE = """
+import json, sys, amqp
+host, user, password, vhost = sys.argv[1:5]
+try:
+    conn = amqp.Connection(host=host + ":5672", userid=user, password=password,
+                           virtual_host=vhost, connect_timeout=10)
+    conn.connect()
+except Exception as error:
+    print(json.dumps({"login": False, "error": type(error).__name__ + ": " + str(error)}))
+    sys.exit(0)
+channel = conn.channel()
+queue = "molecule-probe"
+channel.queue_declare(queue, durable=False, auto_delete=False)
+channel.basic_publish(amqp.Message("ping from the client"), routing_key=queue)
+message = None
+for _ in range(50):
+    message = channel.basic_get(queue, no_ack=True)
+    if message is not None:
+        break
+channel.queue_delete(queue)
+conn.close()
+print(json.dumps({"login": True, "body": message.body if message else None}))
+"""
+
+
+def probe(broker: str, user: str, password: str, vhost: str) -> dict[str, object]:
+    args = " ".join(shlex.quote(a) for a in (address(host(broker)), user, password, vhost))
+    result = CLIENT.run(f"python3 -c {shlex.quote(AMQP_PROBE)} {args}")
+    assert result.rc == 0, result.stderr
+    outcome: dict[str, object] = json.loads(result.stdout)
+    return outcome
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_app_user_publishes_and_consumes_on_its_vhost(broker: str) -> None:
+    outcome = probe(broker, "dagster", secret("rabbitmq_app_password"), "dagster")
+    assert outcome == {"login": True, "body": "ping from the client"}
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_guest_cannot_log_in(broker: str) -> None:
+    outcome = probe(broker, "guest", "guest", "/")
+    assert outcome["login"] is False
+    assert "ACCESS_REFUSED" in str(outcome["error"]) or "AccessRefused" in str(outcome["error"])
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_guest_is_gone_even_for_local_logins(broker: str) -> None:
+    # Remote guest logins are refused by RabbitMQ's loopback rule anyway; only
+    # a local attempt shows whether the account still exists.
+    result = host(broker).run("rabbitmqctl authenticate_user guest guest")
+    assert result.rc != 0
+    listing = host(broker).check_output("rabbitmqctl list_users --quiet --no-table-headers")
+    assert {line.split()[0] for line in listing.splitlines() if line.strip()} == {"dagster"}
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_app_user_has_no_rights_on_other_vhosts(broker: str) -> None:
+    outcome = probe(broker, "dagster", secret("rabbitmq_app_password"), "/")
+    assert outcome["login"] is False
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_wrong_password_is_refused(broker: str) -> None:
+    outcome = probe(broker, "dagster", "not-the-password", "dagster")
+    assert outcome["login"] is False
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_consumer_timeout_is_sized_for_long_steps(broker: str) -> None:
+    node = host(broker)
+    out = node.check_output("rabbitmqctl eval 'application:get_env(rabbit, consumer_timeout).'")
+    assert out.strip() == "{ok,86400000}"
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_management_api_answers_and_requires_credentials(broker: str) -> None:
+    url = f"http://{address(host(broker))}:15672/api/overview"
+    status = CLIENT.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {url}")
+    assert status == "401"
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_amqp_listens_on_loopback_and_primary_address_only(broker: str) -> None:
+    node = host(broker)
+    listeners = {s for s in node.socket.get_listening_sockets() if s.endswith(":5672")}
+    assert listeners == {"tcp://127.0.0.1:5672", f"tcp://{address(node)}:5672"}

@@ -1,0 +1,1 @@
+"""Helpers shared by the testinfra verifiers of every molecule scenario."""

@@ -1,0 +1,105 @@
+"""The lab CLI: pure parts tested directly, the whole life cycle against docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab import cli, docker, image, inventory, nodes, ssh
+
+
+def test_run_args_boot_systemd_without_privileged() -> None:
+    args = nodes.run_args(nodes.Lab("t"), "node1", "img:tag")
+    assert "--privileged" not in args
+    assert args[-2:] == ["img:tag", "/sbin/init"]
+    joined = " ".join(args)
+    for expected in (
+        "--cap-add SYS_ADMIN",
+        "--cgroupns host",
+        "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "--stop-signal SIGRTMIN+3",
+        "--env container=docker",
+        "--network t",
+        f"t-shared:{nodes.SHARED_PATH}",
+        "--hostname node1",
+        "--name t-node1",
+    ):
+        assert expected in joined
+
+
+def test_hostnames_are_numbered_from_one() -> None:
+    assert nodes.hostnames(3) == ["node1", "node2", "node3"]
+
+
+def test_recipe_hash_differs_per_distro_and_is_stable() -> None:
+    assert image.recipe_hash("debian12") != image.recipe_hash("debian13")
+    assert image.recipe_hash("debian12") == image.recipe_hash("debian12")
+
+
+def test_nodes_inventory_holds_connection_details_only(tmp_path: Path) -> None:
+    text = inventory.render_nodes(
+        [nodes.Node("node1", "c1", "10.0.0.2", "running"), nodes.Node("node2", "c2", "10.0.0.3", "running")],
+        tmp_path / "key",
+        tmp_path / "known_hosts",
+        "debian13",
+    )
+    assert 'node1:\n      ansible_host: "10.0.0.2"' in text
+    assert "StrictHostKeyChecking=yes" in text
+    for group in ("broker", "database", "workers", "control"):
+        assert group not in text
+
+
+def test_secrets_are_private_random_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "group_vars" / "all" / "lab_secrets.yml"
+    assert inventory.ensure_secrets(path) is True
+    first = path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert inventory.ensure_secrets(path) is False
+    assert path.read_text() == first
+    other = tmp_path / "other.yml"
+    inventory.ensure_secrets(other)
+    assert other.read_text() != first
+    for name in inventory.SECRET_NAMES:
+        assert f"{name}: " in first
+
+
+def test_up_refuses_zero_nodes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["up", "--nodes", "0"]) == 2
+    assert "--nodes must be at least 1" in capsys.readouterr().err
+
+
+def test_image_refuses_unknown_distro(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["image", "debian9"]) == 2
+    assert "unknown distro debian9" in capsys.readouterr().err
+
+
+# Needs a docker daemon (`make bootstrap` starts one); it boots two real nodes.
+def test_up_status_down_leaves_nothing_behind(tmp_path: Path) -> None:
+    lab = nodes.Lab("lab-pytest")
+    nodes_file = tmp_path / "nodes.yml"
+    common = ["--name", lab.name, "--inventory", str(nodes_file)]
+    try:
+        assert cli.main([*common, "up", "--nodes", "2", "--distro", "debian12"]) == 0
+        described = nodes.describe(lab)
+        assert [n.hostname for n in described] == ["node1", "node2"]
+        paths = cli.Paths(state=cli.REPO / ".lab" / lab.name, inventory=nodes_file)
+        for node in described:
+            # Real SSH with the generated key and pinned host keys, as Ansible will do.
+            assert ssh_hostname(node.address, paths) == node.hostname
+        # Both nodes see the same shared volume.
+        docker.exec_in(lab.container("node1"), ["sh", "-c", f"echo shared > {nodes.SHARED_PATH}/probe"])
+        seen = docker.exec_in(lab.container("node2"), ["cat", f"{nodes.SHARED_PATH}/probe"])
+        assert seen.strip() == "shared"
+        assert nodes_file.exists() and paths.secrets.exists()
+    finally:
+        # down runs even when an assertion failed, so no test leaves nodes behind.
+        assert cli.main([*common, "down"]) == 0
+    assert docker.names_with_label("container", lab.label) == []
+    assert docker.names_with_label("network", lab.label) == []
+    assert docker.names_with_label("volume", lab.label) == []
+    assert not nodes_file.exists()
+
+
+def ssh_hostname(address: str, paths: cli.Paths) -> str:
+    return ssh.check_login(address, paths.key, paths.known_hosts)
