@@ -8,8 +8,9 @@ LAB_NODES ?= 4
 LAB_DISTRO ?= debian13
 LAB_INVENTORY := -i inventories/lab/nodes.yml -i inventories/lab/topology.yml
 SCENARIOS ?= common rabbitmq postgresql
+JOB ?= fan_out_job
 
-.PHONY: bootstrap images lab deploy lab-status lab-down test lint unit molecule lab-smoke lock
+.PHONY: bootstrap images lab run-job deploy lab-status lab-down test lint unit molecule lab-smoke lock
 
 bootstrap:
 	@bash scripts/bootstrap-host.sh
@@ -17,10 +18,14 @@ bootstrap:
 images: bootstrap
 	python -m lab image
 
-## The main command: lab nodes up, then the whole deployment on them.
+## The main command: lab nodes up, the whole deployment, then the example job through Celery.
 lab: images
 	python -m lab up --nodes $(LAB_NODES) --distro $(LAB_DISTRO)
 	$(MAKE) --no-print-directory deploy
+	$(MAKE) --no-print-directory run-job
+
+run-job:
+	python -m lab run-job --job $(JOB)
 
 deploy:
 	ansible-playbook $(LAB_INVENTORY) site.yml
@@ -39,8 +44,8 @@ lint:
 	ansible-lint --offline --profile production
 	ansible-playbook -i inventories/production-example site.yml --syntax-check
 	for playbook in playbooks/*.yml; do ansible-playbook -i localhost, "$$playbook" --syntax-check || exit 1; done
-	ruff check lab tests
-	ruff format --check lab tests
+	ruff check lab tests molecule files roles
+	ruff format --check lab tests molecule files roles
 	mypy --strict lab tests/lab
 
 unit:

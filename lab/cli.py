@@ -7,7 +7,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import docker, image, inventory, nodes, ssh
+import yaml  # type: ignore[import-untyped]
+
+from lab import docker, image, inventory, job, nodes, ssh
+from lab.dagster_client import DagsterError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -108,6 +111,10 @@ def parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("status", help="show the nodes")
     commands.add_parser("down", help="remove nodes, network, volume and generated files")
+    run = commands.add_parser("run-job", help="launch a job through the webserver and show where its steps ran")
+    run.add_argument("--job", default="fan_out_job", help="job name (default: %(default)s)")
+    run.add_argument("--control", default="node1", help="lab node running the webserver (default: %(default)s)")
+    run.add_argument("--timeout", type=float, default=600, help="seconds to wait for the run (default: %(default)s)")
     build = commands.add_parser("image", help="build node images unless cached")
     build.add_argument(
         "distros", nargs="*", metavar="DISTRO", help=f"one of {', '.join(sorted(image.SUITES))} (default: all)"
@@ -129,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             return status(lab)
         if args.command == "down":
             return down(lab, paths)
+        if args.command == "run-job":
+            address = job.node_address(paths.inventory, args.control)
+            run_config = yaml.safe_load(job.remote_file(address, job.RUN_CONFIG, paths.key, paths.known_hosts))
+            return job.run_job(f"http://{address}:{job.WEBSERVER_PORT}", args.job, run_config, args.timeout)
         unknown = set(args.distros) - set(image.SUITES)
         if unknown:
             say(f"error: unknown distro {', '.join(sorted(unknown))}; choose from {', '.join(sorted(image.SUITES))}")
@@ -137,6 +148,6 @@ def main(argv: list[str] | None = None) -> int:
             built = image.ensure(distro)
             say(f"{image.image_name(distro)} {'built' if built else 'is current'}")
         return 0
-    except (docker.DockerError, TimeoutError, RuntimeError) as error:
+    except (docker.DockerError, DagsterError, TimeoutError, RuntimeError, OSError) as error:
         say(f"error: {error}")
         return 1

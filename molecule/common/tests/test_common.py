@@ -32,9 +32,11 @@ def test_config_dir_is_closed_to_other_users(name: str) -> None:
 @pytest.mark.parametrize("name", NODES)
 def test_dagster_can_build_a_python_venv(name: str) -> None:
     node = host(name)
-    result = node.run("runuser -u dagster -- python3 -m venv /tmp/probe-venv && "
-                      "/tmp/probe-venv/bin/python -c 'import sys; print(sys.prefix)'; "
-                      "rm -rf /tmp/probe-venv")
+    result = node.run(
+        "runuser -u dagster -- python3 -m venv /tmp/probe-venv && "
+        "/tmp/probe-venv/bin/python -c 'import sys; print(sys.prefix)'; "
+        "rm -rf /tmp/probe-venv"
+    )
     assert result.rc == 0, result.stderr
     assert result.stdout.strip() == "/tmp/probe-venv"
 

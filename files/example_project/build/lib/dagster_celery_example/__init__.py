@@ -1,0 +1,1 @@
+"""Example project deployed by the Dagster-on-Celery kit."""

@@ -1,0 +1,91 @@
+"""Jobs whose ops run as Celery tasks on the queues of the worker fleet.
+
+Ops choose a queue with the tag ``dagster-celery/queue`` and a priority with
+``dagster-celery/priority``. Outputs travel between hosts through the default IO
+manager, which writes under the instance's artifact storage on shared storage.
+"""
+
+import os
+import socket
+import time
+
+from dagster import Config, Definitions, OpExecutionContext, Output, job, op
+from dagster_celery import celery_executor
+
+DEFAULT_QUEUE = "dagster"
+HEAVY_QUEUE = "heavy"
+SHARDS = 4
+
+
+def _where() -> dict[str, str]:
+    """Host and release a step ran with, for the op's output metadata."""
+    return {"host": socket.gethostname(), "release": os.environ.get("DAGSTER_RELEASE_ID", "unknown")}
+
+
+@op(tags={"dagster-celery/queue": DEFAULT_QUEUE, "dagster-celery/priority": 8})
+def generate(context: OpExecutionContext) -> Output[dict]:
+    where = _where()
+    value = {"numbers": list(range(1, 101)), **where}
+    context.log.info(f"generated 100 numbers on {where['host']}")
+    return Output(value, metadata=where)
+
+
+def _make_shard(index: int):  # type: ignore[no-untyped-def]
+    @op(
+        name=f"square_shard_{index}",
+        tags={"dagster-celery/queue": HEAVY_QUEUE, "dagster-celery/priority": 3 + index},
+    )
+    def square_shard(context: OpExecutionContext, data: dict) -> Output[dict]:
+        numbers = [n for n in data["numbers"] if n % SHARDS == index]  # type: ignore[attr-defined]
+        where = _where()
+        context.log.info(f"shard {index}: read input written on {data['host']}, running on {where['host']}")
+        value = {"sum_of_squares": sum(n * n for n in numbers), "input_host": data["host"], **where}
+        return Output(value, metadata={**where, "input_host": str(data["host"])})
+
+    return square_shard
+
+
+SHARD_OPS = [_make_shard(i) for i in range(SHARDS)]
+
+
+class SleepConfig(Config):
+    seconds: float = 1.0
+
+
+@op(tags={"dagster-celery/queue": HEAVY_QUEUE, "dagster-celery/priority": 5})
+def long_step(context: OpExecutionContext, config: SleepConfig) -> Output[dict]:
+    """A step that takes a while (set ``seconds`` in run config), for upgrade and failure tests."""
+    context.log.info(f"sleeping {config.seconds} s")
+    time.sleep(config.seconds)
+    return Output(_where(), metadata=_where())
+
+
+@op(tags={"dagster-celery/queue": DEFAULT_QUEUE, "dagster-celery/priority": 5})
+def summarize(context: OpExecutionContext, shards: list, slept: dict) -> Output[int]:
+    total = sum(int(s["sum_of_squares"]) for s in shards)  # type: ignore[call-overload]
+    where = _where()
+    input_hosts = sorted({str(s["host"]) for s in shards} | {str(slept["host"])})
+    context.log.info(f"sum of squares {total}; inputs written on {', '.join(input_hosts)}")
+    return Output(total, metadata={**where, "input_hosts": ", ".join(input_hosts)})
+
+
+@job(executor_def=celery_executor, tags={"dagster-celery/run_priority": 0})
+def fan_out_job() -> None:
+    data = generate()
+    shards = [shard(data) for shard in SHARD_OPS]
+    summarize(shards, long_step())
+
+
+@op(tags={"dagster-celery/queue": HEAVY_QUEUE})
+def report_release(context: OpExecutionContext) -> Output[str]:
+    """Returns the release id the step ran with: proves which code a worker runs."""
+    where = _where()
+    return Output(where["release"], metadata=where)
+
+
+@job(executor_def=celery_executor)
+def release_probe_job() -> None:
+    report_release()
+
+
+defs = Definitions(jobs=[fan_out_job, release_probe_job])

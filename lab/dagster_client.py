@@ -1,0 +1,200 @@
+"""A small client of the Dagster webserver's GraphQL API: what the UI does to launch and watch runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+    ... on PipelineNotFoundError { message }
+  }
+}
+"""
+
+STATUS = """
+query Status($runId: ID!) {
+  runOrError(runId: $runId) { __typename ... on Run { status } }
+}
+"""
+
+LOGS = """
+query Logs($runId: ID!, $cursor: String) {
+  logsForRun(runId: $runId, afterCursor: $cursor) {
+    __typename
+    ... on EventConnection {
+      cursor
+      hasMore
+      events {
+        __typename
+        ... on MessageEvent { message timestamp stepKey }
+        ... on EngineEvent { metadataEntries { label ... on TextMetadataEntry { text } } }
+      }
+    }
+  }
+}
+"""
+
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+QUEUE_MESSAGE = re.compile(r'Submitting celery task for step "(?P<step>[^"]+)" to queue "(?P<queue>[^"]+)"')
+
+
+class DagsterError(RuntimeError):
+    """The webserver refused a request or a run did not finish in time."""
+
+
+@dataclass
+class Step:
+    key: str
+    queue: str = ""
+    worker: str = ""
+    started: float | None = None
+    ended: float | None = None
+    status: str = "NOT RUN"
+    starts: int = 0
+
+    @property
+    def host(self) -> str:
+        return self.worker.partition("@")[2]
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started is None or self.ended is None:
+            return None
+        return self.ended - self.started
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    status: str
+    steps: dict[str, Step] = field(default_factory=dict)
+
+
+class Client:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/") + "/graphql"
+        self.timeout = timeout
+
+    def query(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
+        body = json.dumps({"query": document, "variables": variables}).encode()
+        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            payload: dict[str, Any] = json.loads(response.read())
+        if payload.get("errors"):
+            raise DagsterError(f"GraphQL error: {payload['errors'][0].get('message')}")
+        data: dict[str, Any] = payload["data"]
+        return data
+
+    def launch(self, location: str, job: str, run_config: dict[str, Any], tags: dict[str, str] | None = None) -> str:
+        params = {
+            "selector": {"repositoryLocationName": location, "repositoryName": "__repository__", "jobName": job},
+            "runConfigData": run_config,
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
+        }
+        result = self.query(LAUNCH, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            detail = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
+            raise DagsterError(f"launching {job} failed ({result['__typename']}): {detail}")
+        run_id: str = result["run"]["runId"]
+        return run_id
+
+    def status(self, run_id: str) -> str:
+        result = self.query(STATUS, {"runId": run_id})["runOrError"]
+        if result["__typename"] != "Run":
+            raise DagsterError(f"run {run_id} not found ({result['__typename']})")
+        status: str = result["status"]
+        return status
+
+    def wait(self, run_id: str, timeout: float = 600.0, poll: float = 1.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status(run_id)
+            if status in FINISHED:
+                return status
+            if time.monotonic() > deadline:
+                raise DagsterError(f"run {run_id} still {status} after {timeout:.0f} s")
+            time.sleep(poll)
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            result = self.query(LOGS, {"runId": run_id, "cursor": cursor})["logsForRun"]
+            if result["__typename"] != "EventConnection":
+                raise DagsterError(f"no event log for run {run_id} ({result['__typename']})")
+            events += result["events"]
+            cursor = result["cursor"]
+            if not result["hasMore"]:
+                return events
+
+    def report(self, run_id: str) -> RunReport:
+        return RunReport(run_id, self.status(run_id), steps_from_events(self.events(run_id)))
+
+
+def steps_from_events(events: list[dict[str, Any]]) -> dict[str, Step]:
+    """Per step: queue, worker (name@host, from the engine event Celery workers write), timing, outcome."""
+    steps: dict[str, Step] = {}
+    for event in events:
+        kind = event["__typename"]
+        message = event.get("message") or ""
+        submitted = QUEUE_MESSAGE.search(message)
+        if submitted:
+            steps.setdefault(submitted["step"], Step(submitted["step"])).queue = submitted["queue"]
+        key = event.get("stepKey")
+        if not key:
+            continue
+        step = steps.setdefault(key, Step(key))
+        stamp = float(event["timestamp"]) / 1000.0
+        for entry in event.get("metadataEntries") or []:
+            if entry.get("label") == "Celery worker" and entry.get("text"):
+                step.worker = entry["text"]
+        if kind == "ExecutionStepStartEvent":
+            step.started, step.status, step.starts = stamp, "STARTED", step.starts + 1
+        elif kind == "ExecutionStepSuccessEvent":
+            step.ended, step.status = stamp, "SUCCESS"
+        elif kind == "ExecutionStepFailureEvent":
+            step.ended, step.status = stamp, "FAILURE"
+    return steps
+
+
+def table(report: RunReport) -> str:
+    rows = [("step", "queue", "worker", "seconds", "status")]
+    ordered = sorted(report.steps.values(), key=lambda s: (s.started or float("inf"), s.key))
+    for step in ordered:
+        seconds = f"{step.seconds:.2f}" if step.seconds is not None else "-"
+        rows.append((step.key, step.queue or "-", step.worker or "-", seconds, step.status))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+LOCATIONS = """
+query Locations {
+  repositoriesOrError {
+    __typename
+    ... on RepositoryConnection { nodes { name location { name } jobs { name } } }
+  }
+}
+"""
+
+
+def location_of(client: Client, job: str) -> str:
+    """The code location that defines the job."""
+    result = client.query(LOCATIONS, {})["repositoriesOrError"]
+    for repository in result.get("nodes", []):
+        if job in {j["name"] for j in repository["jobs"]}:
+            location: str = repository["location"]["name"]
+            return location
+    raise DagsterError(f"no code location defines a job named {job}")

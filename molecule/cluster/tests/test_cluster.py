@@ -1,0 +1,148 @@
+"""The deployed cluster runs Dagster jobs through Celery across hosts, as the inventory says."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import pytest
+import yaml
+from helpers.molecule import address, host, hosts_in
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+from lab.dagster_client import Client, RunReport, location_of
+
+CONTROL = hosts_in("control")[0]
+WORKERS = hosts_in("workers")
+DAGSTER_NODES = sorted(set(hosts_in("control")) | set(WORKERS))
+CONFIG_FILES = ["dagster.yaml", "dagster.env", "run_config.yaml", "celery/dagster_celery_config.py"]
+
+
+def queues_of(name: str) -> dict[str, int]:
+    variables = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_variables(name)
+    return {q["name"]: int(q["concurrency"]) for q in variables["dagster_worker_queues"]}
+
+
+def heavy_concurrency(name: str) -> int:
+    return queues_of(name)["heavy"]
+
+
+def serving(queue: str) -> set[str]:
+    return {name for name in WORKERS if queue in queues_of(name)}
+
+
+@pytest.fixture(scope="module")
+def client() -> Client:
+    return Client(f"http://{address(host(CONTROL))}:3000")
+
+
+@pytest.fixture(scope="module")
+def run_config() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(host(CONTROL).file("/etc/dagster/run_config.yaml").content_string)
+    return config
+
+
+def run(client: Client, run_config: dict[str, Any], job: str, tags: dict[str, str] | None = None) -> RunReport:
+    run_id = client.launch(location_of(client, job), job, run_config, tags)
+    client.wait(run_id, timeout=300)
+    return client.report(run_id)
+
+
+@pytest.fixture(scope="module")
+def fan_out(client: Client, run_config: dict[str, Any]) -> RunReport:
+    return run(client, run_config, "fan_out_job")
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES)
+def test_config_is_byte_identical_on_every_dagster_node(path: str) -> None:
+    sums = {name: host(name).file(f"/etc/dagster/{path}").sha256sum for name in DAGSTER_NODES}
+    assert len(set(sums.values())) == 1, sums
+
+
+@pytest.mark.parametrize("path", ["dagster.env"])
+def test_secrets_file_is_readable_by_root_and_dagster_only(path: str) -> None:
+    for name in DAGSTER_NODES:
+        secrets = host(name).file(f"/etc/dagster/{path}")
+        assert (secrets.user, secrets.group, secrets.mode) == ("root", "dagster", 0o640)
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_host_runs_exactly_its_queues_as_dagster(name: str) -> None:
+    node = host(name)
+    listing = node.check_output(
+        "systemctl list-units --state=running --plain --no-legend 'dagster-celery-worker@*.service'"
+    )
+    running = {
+        line.split()[0].removeprefix("dagster-celery-worker@").removesuffix(".service")
+        for line in listing.splitlines()
+        if line.strip()
+    }
+    assert running == set(queues_of(name))
+    for queue, concurrency in queues_of(name).items():
+        unit = f"dagster-celery-worker@{queue}.service"
+        pid = node.check_output(f"systemctl show -p MainPID --value {unit}")
+        assert node.check_output(f"ps -o user= -p {pid}") == "dagster"
+        children = node.check_output(f"ps -o pid= --ppid {pid}").split()
+        assert len(children) == concurrency
+
+
+def test_job_succeeds_on_the_cluster(fan_out: RunReport) -> None:
+    assert fan_out.status == "SUCCESS"
+    assert all(step.status == "SUCCESS" for step in fan_out.steps.values()), fan_out.steps
+    assert len(fan_out.steps) == 7
+
+
+def test_every_step_ran_on_a_host_serving_its_queue(fan_out: RunReport) -> None:
+    for step in fan_out.steps.values():
+        assert step.queue, f"{step.key}: no queue recorded"
+        assert step.host in serving(step.queue), f"{step.key} on {step.worker}, queue {step.queue}"
+        assert step.worker.startswith(f"{step.queue}@")
+
+
+def test_output_written_on_one_host_is_read_on_another(
+    client: Client, run_config: dict[str, Any], fan_out: RunReport
+) -> None:
+    # generate feeds every shard; summarize reads every shard. Scheduling decides
+    # the hosts, so look for a cross-host edge over at most three runs.
+    report = fan_out
+    for _ in range(3):
+        shard_hosts = {s.host for key, s in report.steps.items() if key.startswith("square_shard")}
+        read_generate_elsewhere = shard_hosts - {report.steps["generate"].host}
+        summarize_read_elsewhere = shard_hosts - {report.steps["summarize"].host}
+        if read_generate_elsewhere or summarize_read_elsewhere:
+            return
+        report = run(client, run_config, "fan_out_job")
+    pytest.fail("no output crossed hosts in three runs")
+
+
+def test_queued_steps_are_picked_in_priority_order(client: Client, run_config: dict[str, Any]) -> None:
+    heavy_hosts = sorted(serving("heavy"))
+    for name in heavy_hosts:
+        host(name).check_output("systemctl stop dagster-celery-worker@heavy.service")
+    try:
+        launched = {}
+        location = location_of(client, "release_probe_job")
+        for priority in (1, 5, 9):
+            launched[priority] = client.launch(
+                location, "release_probe_job", run_config, {"dagster-celery/run_priority": str(priority)}
+            )
+        deadline = time.monotonic() + 120
+        while not all(
+            client.report(r).steps.get("report_release", None) and client.report(r).steps["report_release"].queue
+            for r in launched.values()
+        ):
+            assert time.monotonic() < deadline, "steps were not submitted to the heavy queue"
+            time.sleep(1)
+        # One worker comes back; with prefetch 1 it reserves as many steps as it
+        # has pool processes, so the lowest-priority step must be the one left waiting.
+        first = heavy_hosts[0]
+        host(first).check_output("systemctl start dagster-celery-worker@heavy.service")
+        for run_id in launched.values():
+            assert client.wait(run_id, timeout=180) == "SUCCESS"
+        started = {p: client.report(r).steps["report_release"].started for p, r in launched.items()}
+        assert heavy_concurrency(first) < len(launched)
+        assert started[1] > max(started[5], started[9]), started  # type: ignore[type-var]
+    finally:
+        for name in heavy_hosts:
+            host(name).check_output("systemctl start dagster-celery-worker@heavy.service")

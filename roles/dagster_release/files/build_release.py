@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Build a code release on the controller: one wheelhouse per target Python.
+
+A release is the user's Dagster project plus the pinned platform packages. Its id
+is derived from the project's version and the content of the project and the
+pins, so the same inputs always give the same id and an edit gives a new one.
+Wheelhouses are cached under --cache; building an existing one is a no-op.
+Prints one JSON object (release id, project metadata, wheelhouse paths, changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+from pathlib import Path
+
+SKIPPED_PARTS = {"__pycache__", ".git", "build", "dist", ".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+
+
+def project_files(project: Path) -> list[Path]:
+    files = []
+    for path in sorted(project.rglob("*")):
+        relative = path.relative_to(project)
+        if (
+            path.is_file()
+            and not SKIPPED_PARTS.intersection(relative.parts)
+            and not any(part.endswith(".egg-info") for part in relative.parts)
+        ):
+            files.append(path)
+    return files
+
+
+def content_digest(project: Path, pins: list[str]) -> str:
+    digest = hashlib.sha256()
+    for path in project_files(project):
+        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update("\n".join(sorted(pins)).encode())
+    return digest.hexdigest()
+
+
+def metadata(project: Path) -> dict[str, str]:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    meta = pyproject.get("project", {})
+    dagster = pyproject.get("tool", {}).get("dagster", {})
+    if "name" not in meta or "version" not in meta:
+        raise SystemExit(f"{project}/pyproject.toml needs [project] name and version")
+    if "module_name" not in dagster:
+        raise SystemExit(f"{project}/pyproject.toml needs [tool.dagster] module_name (the module defining Definitions)")
+    return {
+        "project": meta["name"],
+        "version": meta["version"],
+        "module_name": dagster["module_name"],
+        "location_name": dagster.get("code_location_name", meta["name"]),
+    }
+
+
+def pip(*args: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"pip {args[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+
+
+def manylinux_platforms(arch: str) -> list[str]:
+    """pip takes --platform literally: list every manylinux tag glibc 2.36 (Debian 12) runs."""
+    tags = [f"manylinux_2_{minor}_{arch}" for minor in range(36, 4, -1)]
+    tags += [f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}"]
+    return [arg for tag in tags for arg in ("--platform", tag)]
+
+
+def build_wheelhouse(
+    project: Path, meta: dict[str, str], pins: list[str], python: str, arch: str, target: Path
+) -> None:
+    """Download every wheel the target Python needs, offline-installable, into a tar."""
+    with tempfile.TemporaryDirectory(prefix="wheelhouse-") as tmp:
+        wheels = Path(tmp) / "wheels"
+        pip("wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(project))
+        project_wheel = next(wheels.glob("*.whl"))
+        pip(
+            "download",
+            "--quiet",
+            "--only-binary=:all:",
+            "--dest",
+            str(wheels),
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            *manylinux_platforms(arch),
+            str(project_wheel),
+            *pins,
+        )
+        requirements = [f"{meta['project']}=={meta['version']}", *pins]
+        (wheels / "requirements.txt").write_text("\n".join(requirements) + "\n")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        with tarfile.open(partial, "w") as tar:
+            for wheel in sorted(wheels.iterdir()):
+                tar.add(wheel, arcname=wheel.name)
+        partial.rename(target)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--python", action="append", required=True, help="target Python X.Y (repeatable)")
+    parser.add_argument("--arch", default="x86_64")
+    parser.add_argument("--pin", action="append", default=[], help="pinned platform requirement (repeatable)")
+    parser.add_argument("--release-id", default="", help="override the derived release id")
+    args = parser.parse_args()
+
+    project = args.project.resolve()
+    if not (project / "pyproject.toml").is_file():
+        raise SystemExit(f"{project} is not a Python project (no pyproject.toml)")
+    meta = metadata(project)
+    release_id = args.release_id or f"{meta['version']}-{content_digest(project, args.pin)[:10]}"
+    changed = False
+    wheelhouses = {}
+    for python in sorted(set(args.python)):
+        target = args.cache / release_id / f"wheelhouse-py{python}-{args.arch}.tar"
+        if not target.exists():
+            build_wheelhouse(project, meta, args.pin, python, args.arch, target)
+            changed = True
+        wheelhouses[python] = str(target)
+    print(json.dumps({"release_id": release_id, **meta, "wheelhouses": wheelhouses, "changed": changed}))
+
+
+if __name__ == "__main__":
+    main()
