@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LAB_NODES ?= 4
 LAB_DISTRO ?= debian13
 LAB_INVENTORY := -i inventories/lab/nodes.yml -i inventories/lab/topology.yml
-SCENARIOS ?= common rabbitmq postgresql
+SCENARIOS ?= common rabbitmq postgresql cluster
 JOB ?= fan_out_job
 
 .PHONY: bootstrap images lab run-job deploy lab-status lab-down test lint unit molecule lab-smoke lock
@@ -51,8 +51,13 @@ lint:
 unit:
 	pytest -q tests/lab
 
+# The cluster scenario's nodes share a named volume; remove it so no run sees another's data.
 molecule:
-	for scenario in $(SCENARIOS); do molecule test -s $$scenario || exit 1; done
+	for scenario in $(SCENARIOS); do \
+	  docker volume rm --force molecule-$$scenario-shared >/dev/null; \
+	  molecule test -s $$scenario || exit 1; \
+	  docker volume rm --force molecule-$$scenario-shared >/dev/null; \
+	done
 
 lab-smoke:
 	bash scripts/lab-smoke.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Smoke run of the lab as the README uses it, on a lab of its own (it never
-# touches the user's lab): up, deploy, deploy again with nothing changed, down.
+# Smoke run of the README's main command on a lab of its own (it never touches
+# the user's lab): up, deploy, the example job through Celery, deploy again
+# with nothing changed, another project by variable and its job, down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +14,10 @@ cleanup() { "${lab[@]}" down; }
 trap cleanup EXIT
 
 "${lab[@]}" up --nodes "${LAB_NODES:-4}" --distro "${LAB_DISTRO:-debian13}"
-deploy() { ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml site.yml; }
+deploy() { ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml site.yml "$@"; }
 
 deploy
+"${lab[@]}" run-job --job fan_out_job
 second_run=$(deploy | tee /dev/stderr)
 changed=$(grep -E '^[A-Za-z0-9_.-]+ +: ok=' <<<"$second_run" | grep -vE 'changed=0 ' || true)
 if [ -n "$changed" ]; then
@@ -24,3 +26,7 @@ if [ -n "$changed" ]; then
   exit 1
 fi
 echo "lab-smoke: second run of site.yml changed nothing"
+
+# Another Dagster project, by variable only: it deploys and its job runs.
+deploy -e "dagster_release_project_dir=$PWD/tests/fixtures/other_project"
+"${lab[@]}" run-job --job other_job

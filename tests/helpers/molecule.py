@@ -10,17 +10,18 @@ from testinfra.host import Host
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 
-def _inventory() -> str:
-    return os.environ["MOLECULE_INVENTORY_FILE"]
+def inventory() -> str:
+    """The scenario's whole inventory directory: molecule's hosts plus linked topology and vars."""
+    return str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
 
 
 def hosts_in(group: str) -> list[str]:
     """Names of the scenario's hosts in an inventory group."""
-    return sorted(AnsibleRunner(_inventory()).get_hosts(group))
+    return sorted(AnsibleRunner(inventory()).get_hosts(group))
 
 
 def host(name: str) -> Host:
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={_inventory()}")
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory()}")
 
 
 def secret(name: str) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from helpers.molecule import address, host, hosts_in
+from helpers.molecule import address, host, hosts_in, inventory
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 from lab.dagster_client import Client, RunReport, location_of
@@ -20,7 +22,7 @@ CONFIG_FILES = ["dagster.yaml", "dagster.env", "run_config.yaml", "celery/dagste
 
 
 def queues_of(name: str) -> dict[str, int]:
-    variables = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_variables(name)
+    variables = AnsibleRunner(inventory()).get_variables(name)
     return {q["name"]: int(q["concurrency"]) for q in variables["dagster_worker_queues"]}
 
 
@@ -146,3 +148,28 @@ def test_queued_steps_are_picked_in_priority_order(client: Client, run_config: d
     finally:
         for name in heavy_hosts:
             host(name).check_output("systemctl start dagster-celery-worker@heavy.service")
+
+
+def recap(name: str) -> dict[str, int]:
+    """changed= count per host in a PLAY RECAP left by side_effect.yml."""
+    text = (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / f"side_effect-{name}.txt").read_text()
+    found = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", text, re.MULTILINE)
+    return {host_name: int(changed) for host_name, changed in found}
+
+
+def test_changing_one_hosts_queues_changes_only_that_host() -> None:
+    changed = recap("added")
+    assert set(changed) == set(DAGSTER_NODES)
+    assert changed["node4"] > 0
+    assert {name: count for name, count in changed.items() if name != "node4"} == dict.fromkeys(
+        [n for n in DAGSTER_NODES if n != "node4"], 0
+    )
+
+
+def test_a_queue_that_left_the_inventory_is_stopped_and_disabled() -> None:
+    changed = recap("restored")
+    assert changed["node4"] > 0
+    assert all(count == 0 for name, count in changed.items() if name != "node4"), changed
+    node = host("node4")
+    assert not node.service("dagster-celery-worker@extra").is_running
+    assert not node.service("dagster-celery-worker@extra").is_enabled
