@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             return down(lab, paths)
         if args.command == "run-job":
             address = job.node_address(paths.inventory, args.control)
-            run_config = yaml.safe_load(job.remote_file(address, job.RUN_CONFIG, paths.key, paths.known_hosts))
+            run_config = yaml.safe_load(ssh.run(address, paths.key, paths.known_hosts, "cat", job.RUN_CONFIG))
             return job.run_job(f"http://{address}:{job.WEBSERVER_PORT}", args.job, run_config, args.timeout)
         unknown = set(args.distros) - set(image.SUITES)
         if unknown:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -22,29 +21,6 @@ def node_address(nodes_inventory: Path, host: str) -> str:
         raise RuntimeError(f"{host} is not in {nodes_inventory}; is the lab up?")
     address: str = hosts[host]["ansible_host"]
     return address
-
-
-def remote_file(address: str, path: str, key: Path, known_hosts: Path) -> str:
-    """Read a file from a node over SSH, as the deployment rendered it."""
-    proc = subprocess.run(
-        [
-            "ssh",
-            "-i",
-            str(key),
-            "-o",
-            f"UserKnownHostsFile={known_hosts}",
-            "-o",
-            "BatchMode=yes",
-            f"root@{address}",
-            "cat",
-            path,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"reading {path} on {address} failed: {proc.stderr.strip()}")
-    return proc.stdout
 
 
 def run_job(url: str, job: str, run_config: dict[str, Any], timeout: float) -> int:

@@ -50,7 +50,8 @@ def host_keys(addresses: list[str]) -> str:
     return proc.stdout
 
 
-def check_login(address: str, key: Path, known_hosts: Path) -> str:
+def run(address: str, key: Path, known_hosts: Path, *command: str) -> str:
+    """Run a command on a node as root over SSH with the lab key and pinned host keys."""
     proc = subprocess.run(
         [
             "ssh",
@@ -65,11 +66,15 @@ def check_login(address: str, key: Path, known_hosts: Path) -> str:
             "-o",
             "ConnectTimeout=5",
             f"root@{address}",
-            "hostname",
+            *command,
         ],
         capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"ssh root@{address} failed: {proc.stderr.strip()}")
-    return proc.stdout.strip()
+        raise RuntimeError(f"ssh root@{address} {' '.join(command)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def check_login(address: str, key: Path, known_hosts: Path) -> str:
+    return run(address, key, known_hosts, "hostname").strip()

@@ -18,8 +18,10 @@ deploy() { ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.ym
 
 deploy
 "${lab[@]}" run-job --job fan_out_job
-second_run=$(deploy | tee /dev/stderr)
-changed=$(grep -E '^[A-Za-z0-9_.-]+ +: ok=' <<<"$second_run" | grep -vE 'changed=0 ' || true)
+# Into a file, then shown: tee to /dev/stderr would truncate a log file that stderr points to.
+deploy >"$state/second-run.log"
+cat "$state/second-run.log"
+changed=$(grep -E '^[A-Za-z0-9_.-]+ +: ok=' "$state/second-run.log" | grep -vE 'changed=0 ' || true)
 if [ -n "$changed" ]; then
   echo "lab-smoke: the second run of site.yml changed something:" >&2
   echo "$changed" >&2

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -81,7 +82,10 @@ def build_wheelhouse(
     """Download every wheel the target Python needs, offline-installable, into a tar."""
     with tempfile.TemporaryDirectory(prefix="wheelhouse-") as tmp:
         wheels = Path(tmp) / "wheels"
-        pip("wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(project))
+        # Build from a copy: setuptools writes build/ and *.egg-info into the source tree.
+        source = Path(tmp) / "source"
+        shutil.copytree(project, source, ignore=shutil.ignore_patterns(*SKIPPED_PARTS, "*.egg-info"))
+        pip("wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(source))
         project_wheel = next(wheels.glob("*.whl"))
         pip(
             "download",

@@ -1,1 +1,0 @@
-"""Example project deployed by the Dagster-on-Celery kit."""

@@ -1,0 +1,54 @@
+"""Reading a run's event log into the step table that `lab run-job` prints."""
+
+from __future__ import annotations
+
+from lab.dagster_client import RunReport, Step, steps_from_events, table
+
+
+def engine(message: str, step: str | None = None, worker: str | None = None, ts: float = 0) -> dict[str, object]:
+    entries = [{"label": "Celery worker", "text": worker}] if worker else []
+    return {
+        "__typename": "EngineEvent",
+        "message": message,
+        "stepKey": step,
+        "timestamp": str(ts),
+        "metadataEntries": entries,
+    }
+
+
+def step_event(kind: str, step: str, ts: float) -> dict[str, object]:
+    return {"__typename": kind, "message": "", "stepKey": step, "timestamp": str(ts)}
+
+
+EVENTS = [
+    engine('Submitting celery task for step "generate" to queue "dagster".', ts=1000),
+    engine("Executing steps using celery worker", step="generate", worker="dagster@node2", ts=1100),
+    step_event("ExecutionStepStartEvent", "generate", 1200),
+    step_event("ExecutionStepSuccessEvent", "generate", 1700),
+    engine('Submitting celery task for step "shard" to queue "heavy".', ts=1800),
+    engine("Executing steps using celery worker", step="shard", worker="heavy@node4", ts=1900),
+    step_event("ExecutionStepStartEvent", "shard", 2000),
+    step_event("ExecutionStepFailureEvent", "shard", 4500),
+]
+
+
+def test_steps_record_queue_worker_timing_and_outcome() -> None:
+    steps = steps_from_events(EVENTS)
+    assert steps["generate"] == Step("generate", "dagster", "dagster@node2", 1.2, 1.7, "SUCCESS", 1)
+    assert steps["shard"].queue == "heavy"
+    assert steps["shard"].host == "node4"
+    assert steps["shard"].status == "FAILURE"
+    assert steps["shard"].seconds == 2.5
+
+
+def test_a_step_started_twice_is_counted() -> None:
+    redelivered = [*EVENTS[:3], step_event("ExecutionStepStartEvent", "generate", 1500), EVENTS[3]]
+    assert steps_from_events(redelivered)["generate"].starts == 2
+
+
+def test_table_lists_steps_in_start_order_with_hosts() -> None:
+    report = RunReport("run-1", "FAILURE", steps_from_events(EVENTS))
+    lines = table(report).splitlines()
+    assert lines[0].split() == ["step", "queue", "worker", "seconds", "status"]
+    assert lines[2].split() == ["generate", "dagster", "dagster@node2", "0.50", "SUCCESS"]
+    assert lines[3].split() == ["shard", "heavy", "heavy@node4", "2.50", "FAILURE"]
