@@ -62,11 +62,13 @@ def test_config_is_byte_identical_on_every_dagster_node(path: str) -> None:
     assert len(set(sums.values())) == 1, sums
 
 
-@pytest.mark.parametrize("path", ["dagster.env"])
-def test_secrets_file_is_readable_by_root_and_dagster_only(path: str) -> None:
-    for name in DAGSTER_NODES:
-        secrets = host(name).file(f"/etc/dagster/{path}")
-        assert (secrets.user, secrets.group, secrets.mode) == ("root", "dagster", 0o640)
+@pytest.mark.parametrize("name", DAGSTER_NODES)
+def test_secrets_file_is_readable_by_root_and_dagster_only(name: str) -> None:
+    node = host(name)
+    secrets = node.file("/etc/dagster/dagster.env")
+    assert (secrets.user, secrets.group, secrets.mode) == ("root", "dagster", 0o640)
+    assert node.run("runuser -u nobody -- cat /etc/dagster/dagster.env").rc != 0
+    assert "DAGSTER_PG_PASSWORD=" in node.check_output("runuser -u dagster -- cat /etc/dagster/dagster.env")
 
 
 @pytest.mark.parametrize("name", WORKERS)
