@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LAB_NODES ?= 4
 LAB_DISTRO ?= debian13
 LAB_INVENTORY := -i inventories/lab/nodes.yml -i inventories/lab/topology.yml
-SCENARIOS ?= common rabbitmq postgresql cluster
+SCENARIOS ?= common rabbitmq postgresql cluster nfs
 JOB ?= fan_out_job
 
 .PHONY: bootstrap images lab run-job deploy lab-status lab-down test lint unit molecule lab-smoke lock
@@ -17,6 +17,7 @@ bootstrap:
 
 images: bootstrap
 	python -m lab image
+	python -m lab vm image
 
 ## The main command: lab nodes up, the whole deployment, then the example job through Celery.
 lab: images

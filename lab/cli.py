@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shlex
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
 
-from lab import docker, image, inventory, job, nodes, ssh
+from lab import docker, image, inventory, job, nodes, ssh, vm
 from lab.dagster_client import DagsterError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,6 +93,55 @@ def down(lab: nodes.Lab, paths: Paths) -> int:
     return 0
 
 
+def vm_up(lab: vm.VmLab, paths: Paths, machines: list[vm.Vm], distro: str, accel: str) -> int:
+    """Boot the VMs, wait for SSH, print molecule's instance config (JSON) on stdout."""
+    existing = vm.hostnames(lab)
+    if existing and existing != sorted(machine.hostname for machine in machines):
+        say(f"error: VM lab {lab.name} runs {', '.join(existing)}; run `vm down` first")
+        return 1
+    image_dir = image.ensure_vm(distro)
+    public_key = ssh.ensure_key(paths.key).read_text()
+    vm.ensure_network(lab)
+    chosen = vm.choose_accel(accel, image_dir)
+    if accel == "auto" and chosen == "tcg":
+        say("KVM unavailable or its guests do not boot here: using TCG (software emulation, several times slower)")
+    started = time.monotonic()
+    booted = [machine.hostname for machine in machines if vm.boot(lab, machine, image_dir, chosen, public_key)]
+    if booted:
+        say(f"booting {', '.join(booted)} with {chosen}")
+    addresses = [str(lab.address(machine.index)) for machine in machines]
+    for address in addresses:
+        ssh.wait_for_port(address, timeout=600 if chosen == "tcg" else 120)
+    inventory.write_private(paths.known_hosts, ssh.host_keys(addresses))
+    resolv_conf = Path("/etc/resolv.conf").read_text()
+    for address in addresses:
+        ssh.check_login(address, paths.key, paths.known_hosts)
+        # Name resolution as on the host: the VMs reach the Debian mirror through the host's NAT.
+        ssh.run(address, paths.key, paths.known_hosts, f"printf %s {shlex.quote(resolv_conf)} > /etc/resolv.conf")
+    say(f"{len(machines)} VMs answer over SSH after {time.monotonic() - started:.0f} s ({chosen})")
+    instances = [
+        {"instance": machine.hostname, "address": address, "user": "root", "port": 22, "identity_file": str(paths.key)}
+        for machine, address in zip(machines, addresses, strict=True)
+    ]
+    print(json.dumps(instances, indent=2))
+    return 0
+
+
+def vm_down(lab: vm.VmLab, paths: Paths) -> int:
+    removed = vm.remove_all(lab)
+    paths.known_hosts.unlink(missing_ok=True)
+    say(f"stopped and removed {', '.join(removed)}" if removed else f"VM lab {lab.name} was not up")
+    return 0
+
+
+def parse_machine(index: int, spec: str) -> vm.Vm:
+    """HOST or HOST:MEGABYTES."""
+    hostname, _, memory = spec.partition(":")
+    if not hostname.replace("-", "").isalnum():
+        raise argparse.ArgumentTypeError(f"{hostname!r} is not a valid hostname")
+    return vm.Vm(hostname=hostname, index=index, memory_mb=int(memory) if memory else 1024)
+
+
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="lab", description=__doc__)
     cli.add_argument(
@@ -119,6 +172,20 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument(
         "distros", nargs="*", metavar="DISTRO", help=f"one of {', '.join(sorted(image.SUITES))} (default: all)"
     )
+    machines = commands.add_parser("vm", help="virtual machines with real kernels (for NFS)")
+    vm_commands = machines.add_subparsers(dest="vm_command", required=True)
+    vm_start = vm_commands.add_parser("up", help="boot VMs and print their connection details as JSON")
+    vm_start.add_argument("machines", nargs="+", metavar="HOST[:MB]", help="hostname and memory (default 1024 MB)")
+    vm_start.add_argument("--distro", choices=sorted(image.SUITES), default="debian13")
+    vm_start.add_argument(
+        "--accel",
+        choices=vm.ACCEL_CHOICES,
+        default=os.environ.get("LAB_VM_ACCEL", "auto"),
+        help="auto tries KVM and falls back to TCG (default: %(default)s, env LAB_VM_ACCEL)",
+    )
+    vm_commands.add_parser("down", help="stop the VMs, remove their disks, taps, bridge and NAT rules")
+    vm_build = vm_commands.add_parser("image", help="build the VM image unless cached")
+    vm_build.add_argument("--distro", choices=sorted(image.SUITES), default="debian13")
     return cli
 
 
@@ -136,6 +203,19 @@ def main(argv: list[str] | None = None) -> int:
             return status(lab)
         if args.command == "down":
             return down(lab, paths)
+        if args.command == "vm":
+            vm_lab = vm.VmLab(args.name, paths.state)
+            if args.vm_command == "up":
+                try:
+                    machines = [parse_machine(index, spec) for index, spec in enumerate(args.machines)]
+                except (argparse.ArgumentTypeError, ValueError) as error:
+                    say(f"error: {error}")
+                    return 2
+                return vm_up(vm_lab, paths, machines, args.distro, args.accel)
+            if args.vm_command == "down":
+                return vm_down(vm_lab, paths)
+            say(f"VM image in {image.ensure_vm(args.distro)}")
+            return 0
         if args.command == "run-job":
             address = job.node_address(paths.inventory, args.control)
             run_config = yaml.safe_load(ssh.run(address, paths.key, paths.known_hosts, "cat", job.RUN_CONFIG))

@@ -72,3 +72,41 @@ def ensure(distro: str) -> bool:
     )
     build(distro)
     return True
+
+
+VM_RECIPE = Path(__file__).with_name("vm-image.sh")
+VM_IMAGE_ROOT = Path(__file__).resolve().parent.parent / ".cache" / "vm-images"
+VM_IMAGE_FILES = ("root.raw", "vmlinuz", "initrd")
+
+
+def vm_recipe_hash(distro: str) -> str:
+    """Covers both recipes: the VM image is the node image plus a kernel."""
+    digest = hashlib.sha256(RECIPE.read_bytes())
+    digest.update(VM_RECIPE.read_bytes())
+    digest.update(SUITES[distro].encode())
+    return digest.hexdigest()[:16]
+
+
+def vm_image_dir(distro: str) -> Path:
+    return VM_IMAGE_ROOT / f"{distro}-{vm_recipe_hash(distro)}"
+
+
+def ensure_vm(distro: str) -> Path:
+    """The directory of a VM image (disk, kernel, initrd), built unless cached."""
+    target = vm_image_dir(distro)
+    if all((target / name).exists() for name in VM_IMAGE_FILES):
+        return target
+    print(f"lab: building VM image {target.name} with debootstrap (about a minute)", file=sys.stderr, flush=True)
+    VM_IMAGE_ROOT.mkdir(parents=True, exist_ok=True)
+    for stale in VM_IMAGE_ROOT.glob(f"{distro}-*"):
+        subprocess.run(["rm", "-rf", str(stale)], check=True)
+    with tempfile.TemporaryDirectory(prefix=f"lab-vm-{distro}-", dir=VM_IMAGE_ROOT) as tmp:
+        out = Path(tmp) / "image"
+        out.mkdir()
+        subprocess.run(
+            ["bash", str(VM_RECIPE), SUITES[distro], str(Path(tmp) / "rootfs"), str(out)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        out.rename(target)
+    return target

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Recipe of a lab node image: a minimal Debian root filesystem that boots systemd
 # as PID 1 in a container and accepts SSH, like a freshly installed server.
-# Usage: node-image.sh <suite> <rootfs-dir>. The lab hashes this file: editing it
-# rebuilds the images.
+# Usage: node-image.sh <suite> <rootfs-dir>. NODE_IMAGE_EXTRA_PACKAGES (comma
+# separated) adds packages; vm-image.sh uses it. The lab hashes this file:
+# editing it rebuilds the images.
 set -euo pipefail
 suite=$1
 rootfs=$2
 mirror=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,openssh-server,python3,python3-apt,iproute2,sudo,ca-certificates,procps \
+  --include=systemd,systemd-sysv,dbus,openssh-server,python3,python3-apt,iproute2,sudo,ca-certificates,procps${NODE_IMAGE_EXTRA_PACKAGES:+,$NODE_IMAGE_EXTRA_PACKAGES} \
   "$suite" "$rootfs" "$mirror"
 
 cat >"$rootfs/etc/apt/sources.list" <<SOURCES

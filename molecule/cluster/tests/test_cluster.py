@@ -91,6 +91,20 @@ def test_worker_host_runs_exactly_its_queues_as_dagster(name: str) -> None:
         assert len(children) == concurrency
 
 
+@pytest.mark.parametrize("name", DAGSTER_NODES)
+def test_every_dagster_unit_is_ordered_after_the_shared_mount(name: str) -> None:
+    """The docker volume is mounted outside systemd, so systemd orders (After) but cannot require it."""
+    node = host(name)
+    listing = node.check_output("systemctl list-units --plain --no-legend 'dagster-*.service'")
+    units = [line.split()[0] for line in listing.splitlines() if line.strip()]
+    assert units
+    for unit in units:
+        shown = node.check_output(f"systemctl show {unit} --property=RequiresMountsFor,After")
+        properties = dict(line.split("=", 1) for line in shown.splitlines())
+        assert "/srv/dagster" in properties["RequiresMountsFor"].split(), unit
+        assert "srv-dagster.mount" in properties["After"].split(), unit
+
+
 def test_job_succeeds_on_the_cluster(fan_out: RunReport) -> None:
     assert fan_out.status == "SUCCESS"
     assert all(step.status == "SUCCESS" for step in fan_out.steps.values()), fan_out.steps
