@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LAB_NODES ?= 4
 LAB_DISTRO ?= debian13
 LAB_INVENTORY := -i inventories/lab/nodes.yml -i inventories/lab/topology.yml
-SCENARIOS ?= common rabbitmq postgresql cluster nfs
+SCENARIOS ?= common rabbitmq postgresql cluster upgrade nfs
 JOB ?= fan_out_job
 
 .PHONY: bootstrap images lab run-job deploy lab-status lab-down test lint unit molecule lab-smoke lock

@@ -39,6 +39,7 @@ query Logs($runId: ID!, $cursor: String) {
         __typename
         ... on MessageEvent { message timestamp stepKey }
         ... on EngineEvent { metadataEntries { label ... on TextMetadataEntry { text } } }
+        ... on ExecutionStepOutputEvent { metadataEntries { label ... on TextMetadataEntry { text } } }
       }
     }
   }
@@ -62,6 +63,7 @@ class Step:
     ended: float | None = None
     status: str = "NOT RUN"
     starts: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -159,6 +161,8 @@ def steps_from_events(events: list[dict[str, Any]]) -> dict[str, Step]:
         for entry in event.get("metadataEntries") or []:
             if entry.get("label") == "Celery worker" and entry.get("text"):
                 step.worker = entry["text"]
+            elif kind == "ExecutionStepOutputEvent" and entry.get("text") is not None:
+                step.outputs[entry["label"]] = entry["text"]
         if kind == "ExecutionStepStartEvent":
             step.started, step.status, step.starts = stamp, "STARTED", step.starts + 1
         elif kind == "ExecutionStepSuccessEvent":

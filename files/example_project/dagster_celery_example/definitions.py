@@ -5,11 +5,12 @@ Ops choose a queue with the tag ``dagster-celery/queue`` and a priority with
 manager, which writes under the instance's artifact storage on shared storage.
 """
 
-import os
 import socket
+import sys
 import time
+from pathlib import Path
 
-from dagster import Config, Definitions, OpExecutionContext, Output, job, op
+from dagster import Config, Definitions, OpExecutionContext, Out, Output, job, op
 from dagster_celery import celery_executor
 
 DEFAULT_QUEUE = "dagster"
@@ -18,8 +19,9 @@ SHARDS = 4
 
 
 def _where() -> dict[str, str]:
-    """Host and release a step ran with, for the op's output metadata."""
-    return {"host": socket.gethostname(), "release": os.environ.get("DAGSTER_RELEASE_ID", "unknown")}
+    """Host and release a step ran with: the release is the one whose venv runs this code
+    (/opt/dagster/releases/<id>/venv), not what a setting claims."""
+    return {"host": socket.gethostname(), "release": Path(sys.prefix).parent.name}
 
 
 @op(tags={"dagster-celery/queue": DEFAULT_QUEUE, "dagster-celery/priority": 8})
@@ -88,4 +90,22 @@ def release_probe_job() -> None:
     report_release()
 
 
-defs = Definitions(jobs=[fan_out_job, release_probe_job])
+@op(
+    name="sleep_on_default",
+    tags={"dagster-celery/queue": DEFAULT_QUEUE},
+    out={"slept": Out(dict)},
+)
+def sleep_on_default(context: OpExecutionContext, config: SleepConfig) -> Output[dict]:
+    context.log.info(f"sleeping {config.seconds} s")
+    time.sleep(config.seconds)
+    return Output(_where(), "slept", metadata=_where())
+
+
+@job(executor_def=celery_executor)
+def long_steps_job() -> None:
+    """A long step on each queue at once, for rolling upgrades and fault tests."""
+    sleep_on_default()
+    long_step()
+
+
+defs = Definitions(jobs=[fan_out_job, release_probe_job, long_steps_job])

@@ -1,0 +1,119 @@
+"""Faults while a run is in flight: a worker killed, the broker restarted, a worker host rebooted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers.molecule import address, host, hosts_in
+
+from lab.dagster_client import Client, RunReport, location_of
+
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+CONTROL = hosts_in("control")[0]
+BROKER = hosts_in("broker")[0]
+WORKERS = hosts_in("workers")
+QUEUES = ("dagster", "heavy")
+FIGURES = PROJECT / ".cache/fault-figures.json"
+
+
+@pytest.fixture(scope="module")
+def client() -> Client:
+    return Client(f"http://{address(host(CONTROL))}:3000")
+
+
+@pytest.fixture(scope="module")
+def run_config() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(host(CONTROL).file("/etc/dagster/run_config.yaml").content_string)
+    seconds = {"config": {"seconds": 20}}
+    return {**config, "ops": {"sleep_on_default": seconds, "long_step": seconds}}
+
+
+def record(name: str, value: dict[str, Any]) -> None:
+    """Figures for the README and the closing note; the assertions are in the tests."""
+    figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    figures[name] = value
+    FIGURES.parent.mkdir(exist_ok=True)
+    FIGURES.write_text(json.dumps(figures, indent=2))
+
+
+def launch_and_wait_for_long_step(client: Client, run_config: dict[str, Any]) -> tuple[str, str]:
+    """Start long_steps_job; return its run id and the host running long_step once it started."""
+    run_id = client.launch(location_of(client, "long_steps_job"), "long_steps_job", run_config)
+    deadline = time.monotonic() + 120
+    while True:
+        step = client.report(run_id).steps.get("long_step")
+        if step and step.started and step.worker:
+            return run_id, step.host
+        assert time.monotonic() < deadline, "long_step never started"
+        time.sleep(0.5)
+
+
+def serving(name: str) -> bool:
+    """Every worker of the host answers and consumes its queue."""
+    destinations = ",".join(f"{q}@{name}" for q in QUEUES)
+    answer = host(name).run(f"dagster-celery inspect active_queues --json --timeout=10 -d {destinations}")
+    if answer.rc != 0:
+        return False
+    replies = json.loads(answer.stdout)
+    return all(q in [entry["name"] for entry in replies.get(f"{q}@{name}", [])] for q in QUEUES)
+
+
+def wait_until_serving(name: str, timeout: float = 180) -> float:
+    started = time.monotonic()
+    while not serving(name):
+        assert time.monotonic() - started < timeout, f"{name} does not serve its queues again"
+        time.sleep(2)
+    return time.monotonic() - started
+
+
+def finished(client: Client, run_id: str, timeout: float = 300) -> RunReport:
+    client.wait(run_id, timeout=timeout)
+    return client.report(run_id)
+
+
+def test_a_worker_killed_mid_step_comes_back_and_its_step_is_redelivered(
+    client: Client, run_config: dict[str, Any]
+) -> None:
+    run_id, victim = launch_and_wait_for_long_step(client, run_config)
+    node = host(victim)
+    unit = "dagster-celery-worker@heavy.service"
+    pid = node.check_output(f"systemctl show -p MainPID --value {unit}")
+    node.check_output(f"kill -KILL {pid}")
+    back_after = wait_until_serving(victim)
+    assert node.check_output(f"systemctl show -p MainPID --value {unit}") != pid
+    report = finished(client, run_id)
+    long_step = report.steps["long_step"]
+    record(
+        "worker_sigkill",
+        {"run": report.status, "long_step_starts": long_step.starts, "serving_again_seconds": round(back_after, 1)},
+    )
+    assert report.status == "SUCCESS"
+    assert long_step.status == "SUCCESS"
+    assert long_step.starts >= 2, "the killed step was not run again"
+
+
+def test_a_broker_restart_mid_run_is_survived_by_the_workers(client: Client, run_config: dict[str, Any]) -> None:
+    run_id, _ = launch_and_wait_for_long_step(client, run_config)
+    host(BROKER).check_output("systemctl restart rabbitmq-server")
+    back_after = {name: round(wait_until_serving(name), 1) for name in WORKERS}
+    report = finished(client, run_id)
+    record("broker_restart", {"run": report.status, "serving_again_seconds": back_after})
+    # Whatever the run did, it ended: it did not stay STARTED.
+    assert report.status in {"SUCCESS", "FAILURE"}
+
+
+def test_a_restarted_worker_host_serves_its_queues_again() -> None:
+    victim = WORKERS[-1]
+    started = time.monotonic()
+    subprocess.run(["docker", "restart", victim], check=True, capture_output=True)
+    wait_until_serving(victim, timeout=300)
+    record("worker_host_restart", {"serving_again_seconds": round(time.monotonic() - started, 1)})
+    for queue in QUEUES:
+        assert host(victim).service(f"dagster-celery-worker@{queue}").is_running
