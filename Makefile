@@ -47,10 +47,10 @@ lint:
 	for playbook in playbooks/*.yml; do ansible-playbook -i localhost, "$$playbook" --syntax-check || exit 1; done
 	ruff check lab tests molecule files roles
 	ruff format --check lab tests molecule files roles
-	mypy --strict lab tests/lab
+	mypy --strict lab tests/lab tests/roles
 
 unit:
-	pytest -q tests/lab
+	pytest -q tests/lab tests/roles
 
 # The cluster scenario's nodes share a named volume; remove it so no run sees another's data.
 molecule:

@@ -40,6 +40,7 @@ query Logs($runId: ID!, $cursor: String) {
         ... on MessageEvent { message timestamp stepKey }
         ... on EngineEvent { metadataEntries { label ... on TextMetadataEntry { text } } }
         ... on ExecutionStepOutputEvent { metadataEntries { label ... on TextMetadataEntry { text } } }
+        ... on ErrorEvent { error { className message } }
       }
     }
   }
@@ -47,6 +48,7 @@ query Logs($runId: ID!, $cursor: String) {
 """
 
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+RUN_ENDED_BADLY = {"RunFailureEvent", "RunCancelingEvent", "RunCanceledEvent"}
 QUEUE_MESSAGE = re.compile(r'Submitting celery task for step "(?P<step>[^"]+)" to queue "(?P<queue>[^"]+)"')
 
 
@@ -81,6 +83,7 @@ class RunReport:
     run_id: str
     status: str
     steps: dict[str, Step] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
 
 
 class Client:
@@ -141,7 +144,8 @@ class Client:
                 return events
 
     def report(self, run_id: str) -> RunReport:
-        return RunReport(run_id, self.status(run_id), steps_from_events(self.events(run_id)))
+        events = self.events(run_id)
+        return RunReport(run_id, self.status(run_id), steps_from_events(events), failures_from_events(events))
 
 
 def steps_from_events(events: list[dict[str, Any]]) -> dict[str, Step]:
@@ -170,6 +174,18 @@ def steps_from_events(events: list[dict[str, Any]]) -> dict[str, Step]:
         elif kind == "ExecutionStepFailureEvent":
             step.ended, step.status = stamp, "FAILURE"
     return steps
+
+
+def failures_from_events(events: list[dict[str, Any]]) -> list[str]:
+    """Why a run failed or was canceled: those events' messages and every error (class: first line) events carry."""
+    failures: list[str] = []
+    for event in events:
+        if event["__typename"] in RUN_ENDED_BADLY and event.get("message"):
+            failures.append(event["message"])
+        error = event.get("error")
+        if error:
+            failures.append(f"{error['className']}: {(error['message'].strip().splitlines() or [''])[0]}")
+    return failures
 
 
 def table(report: RunReport) -> str:

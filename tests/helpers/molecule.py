@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import testinfra
+import yaml
 from testinfra.host import Host
 from testinfra.utils.ansible_runner import AnsibleRunner
+
+from lab.dagster_client import Client
 
 
 def inventory() -> str:
@@ -33,3 +39,42 @@ def address(node: Host) -> str:
     """The node's primary IPv4 address, as the roles see it."""
     facts = node.ansible("setup", "filter=ansible_default_ipv4", check=False)
     return str(facts["ansible_facts"]["ansible_default_ipv4"]["address"])
+
+
+def webserver() -> Client:
+    """A GraphQL client of the Dagster webserver on the scenario's control host."""
+    return Client(f"http://{address(host(hosts_in('control')[0]))}:3000")
+
+
+def deployed_run_config(step_seconds: int | None = None) -> dict[str, Any]:
+    """The run config the kit deployed (executor settings); with step_seconds, long_steps_job's ops sleep that long."""
+    text = host(hosts_in("control")[0]).file("/etc/dagster/run_config.yaml").content_string
+    config: dict[str, Any] = yaml.safe_load(text)
+    if step_seconds is None:
+        return config
+    seconds = {"config": {"seconds": step_seconds}}
+    return {**config, "ops": {"sleep_on_default": seconds, "long_step": seconds}}
+
+
+RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+ok=\d+\s+changed=(?P<changed>\d+)", re.MULTILINE)
+
+
+def changed_per_host(output: str) -> dict[str, int]:
+    """changed= per host from the PLAY RECAP of ansible-playbook output."""
+    return {m["host"]: int(m["changed"]) for m in RECAP.finditer(output)}
+
+
+def playbook(name: str, *extra: str, inventory_path: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one of the kit's playbooks (site.yml or playbooks/<name>) as molecule's provisioner does."""
+    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(project / "roles"), ANSIBLE_FORCE_COLOR="0")
+    config = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"
+    if config.exists():
+        env["ANSIBLE_CONFIG"] = str(config)
+    path = project / name if name == "site.yml" else project / "playbooks" / name
+    return subprocess.run(
+        ["ansible-playbook", "-i", inventory_path or inventory(), str(path), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+    )

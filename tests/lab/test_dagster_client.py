@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.dagster_client import RunReport, Step, steps_from_events, table
+from lab.dagster_client import RunReport, Step, failures_from_events, steps_from_events, table
 
 
 def engine(message: str, step: str | None = None, worker: str | None = None, ts: float = 0) -> dict[str, object]:
@@ -52,3 +52,19 @@ def test_table_lists_steps_in_start_order_with_hosts() -> None:
     assert lines[0].split() == ["step", "queue", "worker", "seconds", "status"]
     assert lines[2].split() == ["generate", "dagster", "dagster@node2", "0.50", "SUCCESS"]
     assert lines[3].split() == ["shard", "heavy", "heavy@node4", "2.50", "FAILURE"]
+
+
+def test_failures_name_the_run_failure_and_each_error_by_its_first_line() -> None:
+    events: list[dict[str, object]] = [
+        *EVENTS,
+        {**engine("Run terminated"), "error": {"className": "ConnectionResetError", "message": "reset\ntraceback"}},
+        {"__typename": "RunFailureEvent", "message": "Exceeded maximum runtime of 10 seconds.", "error": None},
+    ]
+    assert failures_from_events(events) == [
+        "ConnectionResetError: reset",
+        "Exceeded maximum runtime of 10 seconds.",
+    ]
+
+
+def test_a_successful_run_has_no_failures() -> None:
+    assert failures_from_events(EVENTS) == []

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from helpers.molecule import address, host, hosts_in, inventory
+from helpers.molecule import changed_per_host, deployed_run_config, host, hosts_in, inventory, webserver
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 from lab.dagster_client import Client, RunReport, location_of
 
-CONTROL = hosts_in("control")[0]
 WORKERS = hosts_in("workers")
 DAGSTER_NODES = sorted(set(hosts_in("control")) | set(WORKERS))
 CONFIG_FILES = ["dagster.yaml", "dagster.env", "run_config.yaml", "celery/dagster_celery_config.py"]
@@ -36,13 +33,12 @@ def serving(queue: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def client() -> Client:
-    return Client(f"http://{address(host(CONTROL))}:3000")
+    return webserver()
 
 
 @pytest.fixture(scope="module")
 def run_config() -> dict[str, Any]:
-    config: dict[str, Any] = yaml.safe_load(host(CONTROL).file("/etc/dagster/run_config.yaml").content_string)
-    return config
+    return deployed_run_config()
 
 
 def run(client: Client, run_config: dict[str, Any], job: str, tags: dict[str, str] | None = None) -> RunReport:
@@ -168,9 +164,7 @@ def test_queued_steps_are_picked_in_priority_order(client: Client, run_config: d
 
 def recap(name: str) -> dict[str, int]:
     """changed= count per host in a PLAY RECAP left by side_effect.yml."""
-    text = (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / f"side_effect-{name}.txt").read_text()
-    found = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", text, re.MULTILINE)
-    return {host_name: int(changed) for host_name, changed in found}
+    return changed_per_host((Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / f"side_effect-{name}.txt").read_text())
 
 
 def test_changing_one_hosts_queues_changes_only_that_host() -> None:

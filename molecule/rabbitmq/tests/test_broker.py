@@ -93,3 +93,10 @@ def test_amqp_listens_on_loopback_and_primary_address_only(broker: str) -> None:
     node = host(broker)
     listeners = {s for s in node.socket.get_listening_sockets() if s.endswith(":5672")}
     assert listeners == {"tcp://127.0.0.1:5672", f"tcp://{address(node)}:5672"}
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_prometheus_metrics_are_served_on_the_primary_address(broker: str) -> None:
+    metrics = CLIENT.check_output(f"curl -sf http://{address(host(broker))}:15692/metrics")
+    assert "rabbitmq_identity_info" in metrics or "rabbitmq_build_info" in metrics
+    assert "rabbitmq_queues" in metrics

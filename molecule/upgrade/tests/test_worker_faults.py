@@ -10,13 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from helpers.molecule import address, host, hosts_in
+from helpers.molecule import deployed_run_config, host, hosts_in, webserver
 
 from lab.dagster_client import Client, RunReport, location_of
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-CONTROL = hosts_in("control")[0]
 BROKER = hosts_in("broker")[0]
 WORKERS = hosts_in("workers")
 QUEUES = ("dagster", "heavy")
@@ -25,14 +23,12 @@ FIGURES = PROJECT / ".cache/fault-figures.json"
 
 @pytest.fixture(scope="module")
 def client() -> Client:
-    return Client(f"http://{address(host(CONTROL))}:3000")
+    return webserver()
 
 
 @pytest.fixture(scope="module")
 def run_config() -> dict[str, Any]:
-    config: dict[str, Any] = yaml.safe_load(host(CONTROL).file("/etc/dagster/run_config.yaml").content_string)
-    seconds = {"config": {"seconds": 20}}
-    return {**config, "ops": {"sleep_on_default": seconds, "long_step": seconds}}
+    return deployed_run_config(20)
 
 
 def record(name: str, value: dict[str, Any]) -> None:
@@ -104,9 +100,10 @@ def test_a_broker_restart_mid_run_is_survived_by_the_workers(client: Client, run
     host(BROKER).check_output("systemctl restart rabbitmq-server")
     back_after = {name: round(wait_until_serving(name), 1) for name in WORKERS}
     report = finished(client, run_id)
-    record("broker_restart", {"run": report.status, "serving_again_seconds": back_after})
-    # Whatever the run did, it ended: it did not stay STARTED.
+    record("broker_restart", {"run": report.status, "serving_again_seconds": back_after, "why": report.failures})
+    # Whatever the run did, it ended (it did not stay STARTED), and a failure says why.
     assert report.status in {"SUCCESS", "FAILURE"}
+    assert report.status == "SUCCESS" or report.failures
 
 
 def test_a_restarted_worker_host_serves_its_queues_again() -> None:
@@ -117,3 +114,17 @@ def test_a_restarted_worker_host_serves_its_queues_again() -> None:
     record("worker_host_restart", {"serving_again_seconds": round(time.monotonic() - started, 1)})
     for queue in QUEUES:
         assert host(victim).service(f"dagster-celery-worker@{queue}").is_running
+
+
+def test_a_run_past_its_max_runtime_is_ended_by_run_monitoring(client: Client) -> None:
+    # Last in this module: terminating a run revokes its steps, but steps already
+    # running finish on their workers (the next run would wait for them).
+    bound = 10
+    tags = {"dagster/max_runtime": str(bound)}
+    launched = time.monotonic()
+    run_id = client.launch(location_of(client, "long_steps_job"), "long_steps_job", deployed_run_config(60), tags)
+    report = finished(client, run_id, timeout=180)
+    ended_after = round(time.monotonic() - launched, 1)
+    record("max_runtime", {"bound_seconds": bound, "run": report.status, "ended_after_seconds": ended_after})
+    assert report.status in {"FAILURE", "CANCELED"}
+    assert any(f"maximum runtime of {bound} seconds" in failure for failure in report.failures), report.failures

@@ -1,0 +1,96 @@
+"""Dagster services run confined by systemd (measured exposure, writes outside their paths refused) and no
+secret shows in process arguments or in the run config Dagster stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from helpers.molecule import host, hosts_in, secret, webserver
+
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+DAGSTER_NODES = sorted(set(hosts_in("control")) | set(hosts_in("workers")))
+CONTROL_UNITS = {"dagster-code-server.service", "dagster-webserver.service", "dagster-daemon.service"}
+MAX_EXPOSURE = 4.0
+EXPOSURE = re.compile(r"Overall exposure level for (?P<unit>\S+): (?P<score>[\d.]+)")
+FIGURES = PROJECT / ".cache/exposure.json"
+
+
+def running_dagster_units(name: str) -> list[str]:
+    listing = host(name).check_output("systemctl list-units --state=running --plain --no-legend 'dagster-*.service'")
+    return sorted(line.split()[0] for line in listing.splitlines() if line.strip())
+
+
+def exposure(name: str, unit: str) -> float:
+    report = host(name).check_output(f"systemd-analyze security --no-pager {unit}")
+    found = EXPOSURE.search(report)
+    assert found, report[-500:]
+    return float(found["score"])
+
+
+@pytest.mark.parametrize("name", DAGSTER_NODES)
+def test_every_running_dagster_service_has_an_exposure_of_at_most_4(name: str) -> None:
+    units = running_dagster_units(name)
+    if name in hosts_in("control"):
+        assert set(units) >= CONTROL_UNITS
+    if name in hosts_in("workers"):
+        assert any(unit.startswith("dagster-celery-worker@") for unit in units)
+    scores = {unit: exposure(name, unit) for unit in units}
+    figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    figures[name] = scores
+    FIGURES.parent.mkdir(exist_ok=True)
+    FIGURES.write_text(json.dumps(figures, indent=2, sort_keys=True))
+    assert all(score <= MAX_EXPOSURE for score in scores.values()), scores
+
+
+def in_a_dagster_unit(name: str, user: str, script: str) -> str:
+    """Run a script in a transient dagster-* unit, which gets the same sandbox drop-in as the services."""
+    unit = f"systemd-run --unit dagster-sandbox-probe --wait --pipe --quiet -p User={user}"
+    return host(name).check_output(f"{unit} sh -c {shlex.quote(script)}")
+
+
+@pytest.mark.parametrize("name", DAGSTER_NODES)
+def test_a_dagster_unit_writes_only_to_the_shared_directory_and_dagster_home(name: str) -> None:
+    written = in_a_dagster_unit(
+        name,
+        "dagster",
+        "for dir in /srv/dagster/artifacts /var/lib/dagster; do touch $dir/.sandbox-probe && rm $dir/.sandbox-probe"
+        " && echo $dir:ok; done",
+    )
+    assert written.split() == ["/srv/dagster/artifacts:ok", "/var/lib/dagster:ok"]
+    # Even root in such a unit cannot write the system or change a file's owner.
+    refused = in_a_dagster_unit(
+        name,
+        "root",
+        "touch /usr/local/bin/sandbox-probe 2>&1; touch /etc/sandbox-probe 2>&1;"
+        " touch /tmp/sandbox-probe; chown nobody /tmp/sandbox-probe 2>&1; true",
+    )
+    assert "touch: cannot touch '/usr/local/bin/sandbox-probe': Read-only file system" in refused
+    assert "touch: cannot touch '/etc/sandbox-probe': Read-only file system" in refused
+    assert "chown: changing ownership of '/tmp/sandbox-probe': Operation not permitted" in refused
+
+
+SECRETS = ("rabbitmq_app_password", "postgresql_dagster_password", "dagster_control_flower_password")
+
+
+@pytest.mark.parametrize("name", sorted(set(DAGSTER_NODES) | set(hosts_in("broker")) | set(hosts_in("database"))))
+def test_no_secret_appears_in_any_process_arguments(name: str) -> None:
+    arguments = host(name).check_output("ps -eo args --no-headers")
+    assert "celery" in arguments or name not in hosts_in("workers")
+    for name_of_secret in SECRETS:
+        assert secret(name_of_secret) not in arguments, name_of_secret
+
+
+RUN_CONFIGS = "{ runsOrError(limit: 50) { __typename ... on Runs { results { runId runConfigYaml } } } }"
+
+
+def test_stored_run_configs_reference_the_secrets_instead_of_holding_them() -> None:
+    runs = webserver().query(RUN_CONFIGS, {})["runsOrError"]["results"]
+    assert runs, "no run stored: the cluster tests launch several"
+    for run in runs:
+        for name_of_secret in SECRETS:
+            assert secret(name_of_secret) not in run["runConfigYaml"], run["runId"]

@@ -1,0 +1,165 @@
+"""site.yml refuses each bad inventory with a message naming the problem, before any host changes."""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers.molecule import changed_per_host, hosts_in, playbook
+
+CONTROL, WORKER = hosts_in("all")  # the scenario's Debian 12 and Debian 13 nodes
+FIRST_CHANGING_PLAY = "PLAY [Prepare every node]"
+
+Inventory = dict[str, Any]
+
+
+def good_inventory() -> Inventory:
+    """One control node (broker, database, control) and one worker, as an operator would write it."""
+    return {
+        "all": {
+            "vars": {
+                "ansible_connection": "community.docker.docker",
+                "rabbitmq_app_password": secrets.token_urlsafe(24),
+                "postgresql_dagster_password": secrets.token_urlsafe(24),
+            },
+            "children": {
+                "broker": {"hosts": {CONTROL: None}},
+                "database": {"hosts": {CONTROL: None}},
+                "storage": {"hosts": {}},
+                "control": {"hosts": {CONTROL: None}},
+                "workers": {
+                    "hosts": {
+                        WORKER: {
+                            "dagster_worker_queues": [
+                                {"name": "dagster", "concurrency": 2},
+                                {"name": "heavy", "concurrency": 1},
+                            ]
+                        }
+                    }
+                },
+            },
+        }
+    }
+
+
+def variables(inventory: Inventory) -> dict[str, Any]:
+    result: dict[str, Any] = inventory["all"]["vars"]
+    return result
+
+
+def group(inventory: Inventory, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = inventory["all"]["children"][name]
+    return result
+
+
+def queues(*entries: dict[str, Any]) -> Callable[[Inventory], None]:
+    def change(inventory: Inventory) -> None:
+        group(inventory, "workers")["hosts"][WORKER]["dagster_worker_queues"] = list(entries)
+
+    return change
+
+
+def set_vars(**values: Any) -> Callable[[Inventory], None]:
+    def change(inventory: Inventory) -> None:
+        variables(inventory).update(values)
+
+    return change
+
+
+def drop_var(name: str) -> Callable[[Inventory], None]:
+    def change(inventory: Inventory) -> None:
+        del variables(inventory)[name]
+
+    return change
+
+
+def set_group(name: str, *hosts: str) -> Callable[[Inventory], None]:
+    def change(inventory: Inventory) -> None:
+        group(inventory, name)["hosts"] = {h: None for h in hosts}
+
+    return change
+
+
+# (case, change to the good inventory, what the refusal must say)
+BAD_INVENTORIES: list[tuple[str, Callable[[Inventory], None], str]] = [
+    ("queue name with @", queues({"name": "gpu@fast", "concurrency": 1}, {"name": "dagster", "concurrency": 1}),
+     'queue name(s) "gpu@fast" cannot be used'),
+    ("queue name with a space", queues({"name": "big data", "concurrency": 1}, {"name": "dagster", "concurrency": 1}),
+     'queue name(s) "big data" cannot be used'),
+    ("queue listed twice", queues({"name": "dagster", "concurrency": 1}, {"name": "dagster", "concurrency": 2}),
+     "lists dagster more than once"),
+    ("concurrency zero", queues({"name": "dagster", "concurrency": 0}),
+     "the concurrency of dagster is not a positive integer"),
+    ("concurrency negative", queues({"name": "dagster", "concurrency": -2}),
+     "the concurrency of dagster is not a positive integer"),
+    ("concurrency a word", queues({"name": "dagster", "concurrency": "four"}),
+     "concurrency"),
+    ("worker serving nothing", queues(),
+     f"dagster_worker_queues on {WORKER} is empty"),
+    ("default queue unserved", queues({"name": "heavy", "concurrency": 1}),
+     "dagster_config_default_queue is dagster but no worker host serves it"),
+    ("worker outside the database's allowed hosts", set_vars(postgresql_client_hosts=[CONTROL]),
+     f"{WORKER} ("),
+    ("empty workers group", set_group("workers"),
+     "The workers group is empty"),
+    ("no broker", set_group("broker"),
+     "The broker group has 0 hosts"),
+    ("two databases", set_group("database", CONTROL, WORKER),
+     "The database group has 2 hosts"),
+    ("missing secret", drop_var("postgresql_dagster_password"),
+     f"postgresql_dagster_password on {CONTROL} is missing, shorter than 12 characters or a placeholder"),
+    ("placeholder secret", set_vars(rabbitmq_app_password="CHANGE_ME_before_deploying"),
+     f"rabbitmq_app_password on {CONTROL} is missing, shorter than 12 characters or a placeholder"),
+    ("secret from a vault file that is missing", set_vars(rabbitmq_app_password="{{ vault_rabbitmq_app_password }}"),
+     f"rabbitmq_app_password on {CONTROL} is missing, shorter than 12 characters or a placeholder"),
+    ("short secret", set_vars(rabbitmq_app_password="s3cret"),
+     f"rabbitmq_app_password on {CONTROL} is missing, shorter than 12 characters or a placeholder"),
+    ("unsupported distribution", set_vars(preflight_supported_distributions={"Debian": ["11"]}),
+     "which the kit does not support"),
+    ("unsupported Python", set_vars(preflight_python_versions=["3.9"]),
+     "the release is built for 3.9"),
+    ("nfs without a storage host", set_vars(shared_storage_mode="nfs"),
+     "mode nfs needs exactly one host in the storage group"),
+    ("unknown storage mode", set_vars(shared_storage_mode="ceph"),
+     "shared_storage_mode=ceph"),
+    ("consumer timeout below the run bound", set_vars(rabbitmq_consumer_timeout_seconds=3600),
+     "rabbitmq_consumer_timeout_seconds is 3600"),
+    ("TLS without certificates", set_vars(rabbitmq_tls_enabled=True),
+     f"rabbitmq_tls_enabled is true on {CONTROL} but rabbitmq_tls_cert_file"),
+    ("database TLS without certificates", set_vars(postgresql_tls_enabled=True),
+     f"postgresql_tls_enabled is true on {CONTROL} but postgresql_tls_cert_file"),
+    ("late ack with unbounded runs", set_vars(dagster_config_run_max_runtime_seconds=0),
+     "dagster_config_run_max_runtime_seconds is 0"),
+]  # fmt: skip
+
+
+def site(inventory: Inventory, tmp_path: Path, name: str = "site.yml") -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return playbook(name, inventory_path=str(path))
+
+
+def test_the_good_inventory_passes_preflight_without_changes(tmp_path: Path) -> None:
+    result = site(good_inventory(), tmp_path, "preflight.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert changed_per_host(result.stdout) == {CONTROL: 0, WORKER: 0}
+
+
+@pytest.mark.parametrize(("change", "message"), [c[1:] for c in BAD_INVENTORIES], ids=[c[0] for c in BAD_INVENTORIES])
+def test_a_bad_inventory_is_refused_before_any_host_changes(
+    change: Callable[[Inventory], None], message: str, tmp_path: Path
+) -> None:
+    inventory = copy.deepcopy(good_inventory())
+    change(inventory)
+    result = site(inventory, tmp_path)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert message in output, output[-3000:]
+    assert FIRST_CHANGING_PLAY not in result.stdout
+    assert set(changed_per_host(result.stdout).values()) <= {0}, changed_per_host(result.stdout)
