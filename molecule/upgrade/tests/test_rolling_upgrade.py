@@ -28,6 +28,8 @@ QUEUES = ("dagster", "heavy")
 # Longer than staging the release plus one host's turn (about 100 s), so a host still runs a step when
 # its drain starts, whichever host the steps landed on.
 STEP_SECONDS = 150
+# A rollback stages nothing new: the first host's turn comes within about 20 s.
+ROLLBACK_STEP_SECONDS = 60
 
 
 def current_release(name: str) -> str:
@@ -185,8 +187,8 @@ def test_upgrading_to_the_current_release_changes_nothing(upgrade: Rollout, rele
 
 
 @pytest.fixture(scope="module")
-def rollback(upgrade: Rollout, client: Client, run_config: dict[str, Any]) -> Rollout:
-    rolled_back = roll_during_run(client, run_config, "rollback.yml")
+def rollback(upgrade: Rollout, client: Client) -> Rollout:
+    rolled_back = roll_during_run(client, deployed_run_config(ROLLBACK_STEP_SECONDS), "rollback.yml")
     figures = {
         label: {
             "seconds": round(rollout.seconds, 1),

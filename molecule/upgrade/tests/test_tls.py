@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 
 from helpers.molecule import address, host, hosts_in, secret
 
@@ -68,13 +69,18 @@ def test_the_database_refuses_an_unencrypted_login() -> None:
 
 
 def test_every_dagster_database_connection_is_encrypted() -> None:
-    """Dagster opens connections per operation: sample pg_stat_ssl for a while (the daemon polls every few s)."""
+    """Dagster opens connections per operation: sample pg_stat_ssl until five were seen (at most 30 s)."""
     query = shlex.quote(
         "select count(*) filter (where not s.ssl), count(*) "
         "from pg_stat_ssl s join pg_stat_activity a using (pid) where a.usename = 'dagster'"
     )
-    sample = f"runuser -u postgres -- psql -tA -F ' ' -c {query}"
-    samples = host(DATABASE).check_output(f"for i in $(seq 60); do {sample}; sleep 0.5; done")
-    counts = [tuple(int(n) for n in line.split()) for line in samples.splitlines() if line.strip()]
-    assert sum(total for _, total in counts) > 0, "no Dagster connection seen in 30 s"
-    assert sum(plain for plain, _ in counts) == 0, counts
+    plain = seen = 0
+    deadline = time.monotonic() + 30
+    while seen < 5 and time.monotonic() < deadline:
+        unencrypted, total = (
+            int(n) for n in host(DATABASE).check_output(f"runuser -u postgres -- psql -tA -F ' ' -c {query}").split()
+        )
+        plain, seen = plain + unencrypted, seen + total
+        time.sleep(0.5)
+    assert seen > 0, "no Dagster connection seen in 30 s"
+    assert plain == 0
