@@ -10,7 +10,7 @@ LAB_INVENTORY := -i inventories/lab/nodes.yml -i inventories/lab/topology.yml
 SCENARIOS ?= common rabbitmq postgresql cluster upgrade nfs
 JOB ?= fan_out_job
 
-.PHONY: bootstrap images lab run-job deploy lab-status lab-down test lint unit molecule lab-smoke lock
+.PHONY: bootstrap images lab run-job deploy lab-status lab-down fleet test lint unit molecule lab-smoke bench lock
 
 bootstrap:
 	@bash scripts/bootstrap-host.sh
@@ -34,6 +34,10 @@ deploy:
 lab-status:
 	@python -m lab status
 
+## The lab as it runs (inventory and live state), as text and as docs/fleet.svg.
+fleet:
+	python -m lab fleet --svg docs/fleet.svg
+
 lab-down:
 	python -m lab down
 
@@ -45,12 +49,12 @@ lint:
 	ansible-lint --offline --profile production
 	ansible-playbook -i inventories/production-example site.yml --syntax-check
 	for playbook in playbooks/*.yml; do ansible-playbook -i localhost, "$$playbook" --syntax-check || exit 1; done
-	ruff check lab tests molecule files roles
-	ruff format --check lab tests molecule files roles
-	mypy --strict lab tests/lab tests/roles
+	ruff check lab bench scripts tests molecule files roles
+	ruff format --check lab bench scripts tests molecule files roles
+	mypy --strict lab bench scripts/variable_reference.py tests/lab tests/roles tests/bench
 
 unit:
-	pytest -q tests/lab tests/roles
+	pytest -q tests/lab tests/roles tests/bench
 
 # The cluster scenario's nodes share a named volume; remove it so no run sees another's data.
 molecule:
@@ -62,6 +66,10 @@ molecule:
 
 lab-smoke:
 	bash scripts/lab-smoke.sh
+
+## Benchmarks (not part of `make test`): labs of their own, results in bench/results, table in the README.
+bench: images
+	python -m bench all
 
 lock:
 	python3 -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install -q -r requirements.in

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shlex
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
 
-from lab import docker, image, inventory, job, nodes, ssh, vm
+from lab import docker, fleet, image, inventory, job, nodes, ssh, vm
 from lab.dagster_client import DagsterError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,6 +94,29 @@ def down(lab: nodes.Lab, paths: Paths) -> int:
     return 0
 
 
+def fleet_state(paths: Paths, topology: Path) -> dict[str, object]:
+    """Run the status view against the lab and read the JSON it writes on the controller."""
+    target = paths.state / "fleet.json"
+    target.unlink(missing_ok=True)
+    argv = ["ansible-playbook", "-i", str(paths.inventory), "-i", str(topology), str(REPO / "playbooks/status.yml"),
+            "-e", f"dagster_ops_fleet_file={target}"]  # fmt: skip
+    environment = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+    proc = subprocess.run(argv, cwd=REPO, env=environment, capture_output=True, text=True)
+    if proc.returncode != 0 or not target.exists():
+        raise RuntimeError(f"playbooks/status.yml failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    state: dict[str, object] = json.loads(target.read_text())
+    return state
+
+
+def draw_fleet(paths: Paths, topology: Path, source: Path | None, svg_path: Path | None) -> int:
+    state = json.loads(source.read_text()) if source else fleet_state(paths, topology)
+    print(fleet.text(state))
+    if svg_path:
+        svg_path.write_text(fleet.svg(fleet.dot(state)))
+        say(f"picture written to {svg_path}")
+    return 0
+
+
 def vm_up(lab: vm.VmLab, paths: Paths, machines: list[vm.Vm], distro: str, accel: str) -> int:
     """Boot the VMs, wait for SSH, print molecule's instance config (JSON) on stdout."""
     existing = vm.hostnames(lab)
@@ -168,6 +192,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--job", default="fan_out_job", help="job name (default: %(default)s)")
     run.add_argument("--control", default="node1", help="lab node running the webserver (default: %(default)s)")
     run.add_argument("--timeout", type=float, default=600, help="seconds to wait for the run (default: %(default)s)")
+    picture = commands.add_parser("fleet", help="draw the deployment: hosts, groups, queues, releases (live)")
+    picture.add_argument(
+        "--topology",
+        type=Path,
+        default=REPO / "inventories/lab/topology.yml",
+        help="inventory laid over the nodes (default: %(default)s)",
+    )
+    picture.add_argument("--from", dest="source", type=Path, help="JSON written by status.yml instead of asking")
+    picture.add_argument("--svg", type=Path, help="also write the picture as SVG (Graphviz)")
     build = commands.add_parser("image", help="build node images unless cached")
     build.add_argument(
         "distros", nargs="*", metavar="DISTRO", help=f"one of {', '.join(sorted(image.SUITES))} (default: all)"
@@ -216,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                 return vm_down(vm_lab, paths)
             say(f"VM image in {image.ensure_vm(args.distro)}")
             return 0
+        if args.command == "fleet":
+            return draw_fleet(paths, args.topology, args.source, args.svg)
         if args.command == "run-job":
             address = job.node_address(paths.inventory, args.control)
             run_config = yaml.safe_load(ssh.run(address, paths.key, paths.known_hosts, "cat", job.RUN_CONFIG))

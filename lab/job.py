@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-from lab.dagster_client import Client, DagsterError, location_of, table
+from lab.dagster_client import FINISHED, Client, DagsterError, Step, location_of, steps_from_events, table
 
 RUN_CONFIG = "/etc/dagster/run_config.yaml"
 WEBSERVER_PORT = 3000
@@ -23,6 +23,37 @@ def node_address(nodes_inventory: Path, host: str) -> str:
     return address
 
 
+def progress_line(elapsed: float, status: str, steps: dict[str, Step]) -> str:
+    done = sum(1 for step in steps.values() if step.status == "SUCCESS")
+    failed = sum(1 for step in steps.values() if step.status == "FAILURE")
+    running = sorted(step.key for step in steps.values() if step.status == "STARTED")
+    line = f"  {elapsed:6.1f} s  {status}: {done} step{'' if done == 1 else 's'} done"
+    if failed:
+        line += f", {failed} failed"
+    if running:
+        shown = ", ".join(running[:4]) + (f" and {len(running) - 4} more" if len(running) > 4 else "")
+        line += f", running {shown}"
+    return line
+
+
+def wait_with_progress(client: Client, run_id: str, timeout: float, poll: float = 2.0) -> str:
+    """Wait for the run to finish, printing a line whenever its status or its steps change."""
+    started = time.monotonic()
+    last = ""
+    while True:
+        status = client.status(run_id)
+        if status in FINISHED:
+            return status
+        elapsed = time.monotonic() - started
+        line = progress_line(elapsed, status, steps_from_events(client.events(run_id)))
+        if line.split("s  ", 1)[1] != last:
+            print(line, flush=True)
+            last = line.split("s  ", 1)[1]
+        if elapsed > timeout:
+            raise DagsterError(f"run {run_id} still {status} after {timeout:.0f} s")
+        time.sleep(poll)
+
+
 def run_job(url: str, job: str, run_config: dict[str, Any], timeout: float) -> int:
     client = Client(url)
     location = location_of(client, job)
@@ -30,7 +61,7 @@ def run_job(url: str, job: str, run_config: dict[str, Any], timeout: float) -> i
     run_id = client.launch(location, job, run_config)
     print(f"launched {job} from code location {location}: run {run_id}", flush=True)
     try:
-        status = client.wait(run_id, timeout=timeout)
+        status = wait_with_progress(client, run_id, timeout)
     except DagsterError as error:
         print(f"error: {error}")
         status = client.status(run_id)

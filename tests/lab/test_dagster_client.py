@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lab.dagster_client import RunReport, Step, failures_from_events, steps_from_events, table
+from lab.job import progress_line
 
 
 def engine(message: str, step: str | None = None, worker: str | None = None, ts: float = 0) -> dict[str, object]:
@@ -68,3 +69,15 @@ def test_failures_name_the_run_failure_and_each_error_by_its_first_line() -> Non
 
 def test_a_successful_run_has_no_failures() -> None:
     assert failures_from_events(EVENTS) == []
+
+
+def test_progress_names_running_steps_and_counts_finished_ones() -> None:
+    steps = {
+        "a": Step("a", status="SUCCESS"),
+        "b": Step("b", status="STARTED"),
+        "c": Step("c", status="FAILURE"),
+        **{f"s{i}": Step(f"s{i}", status="STARTED") for i in range(5)},
+    }
+    line = progress_line(12.34, "STARTED", steps)
+    assert line == "    12.3 s  STARTED: 1 step done, 1 failed, running b, s0, s1, s2 and 2 more"
+    assert progress_line(0.5, "QUEUED", {}) == "     0.5 s  QUEUED: 0 steps done"

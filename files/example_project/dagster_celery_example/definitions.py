@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-from dagster import Config, Definitions, OpExecutionContext, Out, Output, job, op
+from dagster import Config, Definitions, OpExecutionContext, Out, Output, graph, job, multiprocess_executor, op
 from dagster_celery import celery_executor
 
 DEFAULT_QUEUE = "dagster"
 HEAVY_QUEUE = "heavy"
 SHARDS = 4
+# Steps of the wide fan-out jobs, spread over both queues (the throughput benchmark).
+WIDE_STEPS = 64
 
 
 def _where() -> dict[str, str]:
@@ -108,4 +110,37 @@ def long_steps_job() -> None:
     long_step()
 
 
-defs = Definitions(jobs=[fan_out_job, release_probe_job, long_steps_job])
+@op
+def short_step(context: OpExecutionContext) -> dict:
+    """Next to no work: what a run of many of these costs is the executor's per-step overhead."""
+    return _where()
+
+
+@op(tags={"dagster-celery/queue": DEFAULT_QUEUE})
+def count_hosts(context: OpExecutionContext, results: list) -> Output[dict]:
+    hosts: dict[str, int] = {}
+    for result in results:
+        hosts[str(result["host"])] = hosts.get(str(result["host"]), 0) + 1
+    context.log.info(f"{len(results)} steps ran on {hosts}")
+    return Output(hosts, metadata={"steps per host": str(hosts)})
+
+
+@graph
+def wide_fan_out() -> None:
+    queues = [DEFAULT_QUEUE, HEAVY_QUEUE]
+    results = [
+        short_step.alias(f"short_step_{index}").tag({"dagster-celery/queue": queues[index % len(queues)]})()
+        for index in range(WIDE_STEPS)
+    ]
+    count_hosts(results)
+
+
+# The same graph twice: each step a Celery task on the fleet, or a fresh process on the run's own host.
+wide_fan_out_job = wide_fan_out.to_job(name="wide_fan_out_job", executor_def=celery_executor)
+wide_fan_out_multiprocess_job = wide_fan_out.to_job(
+    name="wide_fan_out_multiprocess_job", executor_def=multiprocess_executor
+)
+
+defs = Definitions(
+    jobs=[fan_out_job, release_probe_job, long_steps_job, wide_fan_out_job, wide_fan_out_multiprocess_job]
+)

@@ -100,3 +100,13 @@ def test_prometheus_metrics_are_served_on_the_primary_address(broker: str) -> No
     metrics = CLIENT.check_output(f"curl -sf http://{address(host(broker))}:15692/metrics")
     assert "rabbitmq_identity_info" in metrics or "rabbitmq_build_info" in metrics
     assert "rabbitmq_queues" in metrics
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_the_running_broker_has_exactly_the_plugins_the_role_lists(broker: str) -> None:
+    # -E: explicitly enabled (what enabled_plugins names); the broker reports them running.
+    out = host(broker).check_output("rabbitmq-plugins list -E --minimal")
+    listed = {line.strip() for line in out.splitlines() if line.strip().startswith("rabbitmq_")}
+    assert listed == {"rabbitmq_management", "rabbitmq_prometheus"}
+    running = host(broker).check_output("rabbitmqctl eval 'rabbit_plugins:active().'")
+    assert "rabbitmq_management" in running and "rabbitmq_prometheus" in running

@@ -1,0 +1,72 @@
+"""Deploy figures on a lab of N fresh nodes: cold deploy by phase and the first job; with --full
+also the no-op re-run, a code-only upgrade and the fan-out throughput on the same lab."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+from bench import runner, throughput, timings, topology
+from lab import job, ssh
+
+EXAMPLE_PROJECT = runner.REPO / "files" / "example_project"
+
+
+def playbook_figure(timed: timings.PlaybookTimings) -> dict[str, Any]:
+    return {
+        "seconds": round(timed.seconds, 1),
+        "cpu_seconds": timed.cpu_seconds,
+        "node_cpu_seconds": timed.node_cpu_seconds,
+        "phases": timed.phases,
+        "changed": timed.changed,
+    }
+
+
+def edited_project(workdir: Path) -> Path:
+    """The example project with one comment added: new code, same dependencies."""
+    project = workdir / "example_project"
+    shutil.copytree(EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    definitions = project / "dagster_celery_example" / "definitions.py"
+    definitions.write_text(definitions.read_text() + f"\n# benchmark edit {time.time()}\n")
+    return project
+
+
+def run_host_cores(fleet: runner.Fleet, host: str = "node1") -> int:
+    address = job.node_address(fleet.nodes_inventory, host)
+    return int(ssh.run(address, fleet.state / "id_ed25519", fleet.state / "known_hosts", "nproc").strip())
+
+
+def measure(nodes: int, results: Path, full: bool, runs: int, keep: bool = False) -> dict[str, Any]:
+    fleet = runner.sized_fleet(f"dagster-bench-{nodes}", nodes, results)
+    layout = yaml.safe_load(fleet.inventories[1].read_text())
+    fleet.lab("down")
+    document: dict[str, Any] = {"figure": "deploy", "nodes": nodes}
+    try:
+        started = time.monotonic()
+        fleet.lab("up", "--nodes", str(nodes))
+        document["nodes_up_seconds"] = round(time.monotonic() - started, 1)
+        with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+            cache = f"dagster_release_cache_dir={workdir}/wheelhouses"
+            cold = fleet.playbook(f"cold-{nodes}", "site.yml", "-e", cache)
+            client, run_config = fleet.webserver()
+            first_job = runner.timed_run(client, "fan_out_job", run_config)
+            document["cold"] = playbook_figure(cold)
+            document["first_job"] = first_job
+            document["to_first_job_seconds"] = round(cold.seconds + first_job["seconds"], 1)
+            if full:
+                document["noop"] = playbook_figure(fleet.playbook(f"noop-{nodes}", "site.yml", "-e", cache))
+                project = f"dagster_release_project_dir={edited_project(Path(workdir))}"
+                upgrade = fleet.playbook(f"upgrade-{nodes}", "playbooks/upgrade.yml", "-e", cache, "-e", project)
+                document["upgrade"] = playbook_figure(upgrade)
+                document["throughput"] = throughput.measure(
+                    client, run_config, topology.slots(layout), run_host_cores(fleet), runs
+                )
+    finally:
+        if not keep:
+            fleet.lab("down")
+    return document

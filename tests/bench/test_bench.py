@@ -1,0 +1,221 @@
+"""The benchmark harness's pure parts: phase split, topologies, the report."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]
+
+from bench import machine, report, throughput, timings, topology
+from bench.cli import parser
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def task(role: str, path: str, start: float, end: float, action: str = "ansible.builtin.copy") -> dict[str, Any]:
+    return {"play": "p", "role": role, "name": "t", "action": action, "path": path, "start": start, "end": end}
+
+
+def timing_document() -> dict[str, Any]:
+    return {
+        "started": 100.0,
+        "ended": 160.0,
+        "tasks": [
+            task("", "site.yml:1", 100.0, 102.0, action="gather_facts"),
+            task("common", "roles/common/tasks/install.yml:2", 102.0, 110.0),
+            task("rabbitmq", "roles/rabbitmq/tasks/install.yml:2", 110.0, 120.0),
+            task("postgresql", "roles/postgresql/tasks/install.yml:2", 120.0, 125.0),
+            task("dagster_release", "/r/roles/dagster_release/tasks/build.yml:4", 125.0, 131.0),
+            task("dagster_release", "/r/roles/dagster_release/tasks/install.yml:9", 131.0, 141.0),
+            task("dagster_worker", "roles/dagster_worker/tasks/main.yml:3", 141.0, 158.0),
+        ],
+        "stats": {
+            "node1": {"ok": 5, "changed": 3, "failures": 0, "unreachable": 0},
+            "node2": {"ok": 5, "changed": 0, "failures": 0, "unreachable": 0},
+        },
+    }
+
+
+def test_phases_add_up_to_the_playbook_time() -> None:
+    summary = timings.summarize(timing_document())
+    assert summary.seconds == 60.0
+    assert summary.phases == {
+        "facts": 2.0,
+        "preflight": 0.0,
+        "base": 8.0,
+        "broker": 10.0,
+        "database": 5.0,
+        "release build": 6.0,
+        "release install": 10.0,
+        "services": 17.0,
+        "other": 2.0,
+    }
+    assert summary.total_changed == 3
+    assert summary.failed == {"node1": 0, "node2": 0}
+
+
+def test_the_callback_output_is_what_summarize_reads(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(timing_document()))
+    assert timings.load(path).changed == {"node1": 3, "node2": 0}
+
+
+def test_the_generated_four_node_topology_is_the_lab() -> None:
+    lab = yaml.safe_load((REPO / "inventories/lab/topology.yml").read_text())
+    generated = topology.topology(4)
+    assert {group: set(body["hosts"] or {}) for group, body in lab.items()} == {
+        group: set(body["hosts"]) for group, body in generated.items()
+    }
+    for host, variables in generated["workers"]["hosts"].items():
+        host_vars = yaml.safe_load((REPO / f"inventories/lab/host_vars/{host}.yml").read_text())
+        assert variables["dagster_worker_queues"] == host_vars["dagster_worker_queues"]
+    assert topology.slots(generated) == 8
+
+
+@pytest.mark.parametrize("nodes", [2, 3, 6])
+def test_every_topology_serves_both_queues(nodes: int) -> None:
+    workers = topology.topology(nodes)["workers"]["hosts"]
+    assert len(workers) == nodes - 1
+    served = {queue["name"] for host in workers.values() for queue in host["dagster_worker_queues"]}
+    assert served == {"dagster", "heavy"}
+
+
+def test_a_topology_needs_a_worker() -> None:
+    with pytest.raises(ValueError, match="at least 2 nodes"):
+        topology.topology(1)
+
+
+def test_the_floor_installs_what_the_roles_install() -> None:
+    floor = yaml.safe_load((REPO / "bench/floor.yml").read_text())
+    packages = floor[0]["vars"]["bench_role_packages"]
+    role_tasks = "".join((REPO / f"roles/{role}/tasks/install.yml").read_text() for role in ("rabbitmq", "postgresql"))
+    assert sorted(packages) == sorted(set(re.findall(r"^\s+- ([a-z0-9-]+)$", role_tasks, re.MULTILINE)))
+
+
+def test_throughput_summary() -> None:
+    runs = [{"seconds": s, "steps": 65} for s in (20.0, 10.0, 13.0)]
+    summary = throughput.summarize(runs, slots=8)
+    assert summary["median_seconds"] == 13.0
+    assert summary["steps_per_second"] == 5.0
+    assert summary["slot_seconds_per_step"] == 1.6
+
+
+def figures() -> dict[str, dict[str, Any]]:
+    phases = dict.fromkeys((*timings.PHASES, "other"), 1.0)
+    fan_out: dict[str, Any] = {"steps": 65, "speedup": 3.0}
+    fan_out["celery"] = {"slots": 8, "median_seconds": 20.0, "slot_seconds_per_step": 2.46}
+    fan_out["multiprocess"] = {"slots": 2, "median_seconds": 60.0, "slot_seconds_per_step": 1.85}
+    info = {"date": "2026-11-24", "os": "Debian", "kernel": "6", "cpu": "cpu", "cores": 2, "memory_gib": 8.0}
+    return {
+        "floor": {"figure": "floor", "seconds": 50.0, "parts": {"packages": 30.0}, "phases": phases, "machine": info},
+        "floor-4": {"figure": "floor", "nodes": 4, "seconds": 80.0, "parts": {"packages": 40.0}, "phases": phases},
+        "deploy-4": {
+            "figure": "deploy",
+            "nodes": 4,
+            "cold": {"seconds": 100.0, "phases": phases, "changed": {"node1": 9}},
+            "first_job": {"seconds": 7.0},
+            "noop": {"seconds": 20.0, "phases": phases, "changed": {"node1": 0}},
+            "upgrade": {"seconds": 40.0, "phases": phases, "changed": {"node1": 5}},
+            "throughput": fan_out,
+        },
+        "deploy-2": {
+            "figure": "deploy",
+            "nodes": 2,
+            "cold": {"seconds": 80.0, "phases": phases, "changed": {}},
+            "first_job": {"seconds": 6.0},
+        },
+    }
+
+
+def test_the_table_states_ratios_and_targets() -> None:
+    text = report.table(figures())
+    assert "| Floor: unavoidable work, alone on one node | 50 | packages 30 s |" in text
+    assert "| Floor: unavoidable work, 4 nodes at once | 80 |" in text
+    assert (
+        "| Cold deploy, 4 nodes | 100 | one-node floor; 1.25 of the 4-node floor; 25 s per node | 2.00 | ≤ 1.5 |"
+        in text
+    )
+    assert "| Cold deploy, 2 nodes | 80 | one-node floor; 40 s per node | 1.60 |" in text
+    assert "| No-op re-run, 4 nodes (0 changed) | 20 | cold deploy | 0.20 |" in text
+    assert "3.00x faster" in text
+    assert text.index("Cold deploy, 2 nodes") < text.index("Cold deploy, 4 nodes")
+
+
+def test_the_plot_is_svg_with_a_bar_per_run() -> None:
+    drawing = report.svg(figures())
+    assert drawing.startswith("<svg") and drawing.rstrip().endswith("</svg>")
+    for label in (
+        "floor, 1 node",
+        "floor, 4 nodes",
+        "cold deploy, 2 nodes",
+        "cold deploy, 4 nodes",
+        "no-op re-run, 4 nodes",
+    ):
+        assert f">{label}</text>" in drawing
+    assert "Celery, 8 processes" in drawing
+
+
+def test_the_report_replaces_only_the_marked_block(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.START}\nstale figures\n{report.END}\noutro\n")
+    results = tmp_path / "results"
+    results.mkdir()
+    for name, figure in figures().items():
+        (results / f"{name}.json").write_text(json.dumps(figure))
+    report.write(results, readme)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "stale figures" not in text
+    assert "Measured 2026-11-24 on Debian" in text and "](results/bench.svg)" in text
+    assert (results / "bench.svg").exists()
+
+
+def test_the_report_refuses_a_readme_without_markers() -> None:
+    with pytest.raises(ValueError, match="bench:start"):
+        report.inject("no markers", "x")
+
+
+def test_machine_parsers() -> None:
+    assert machine.cpu_model("processor: 0\nmodel name\t: Some CPU @ 2GHz\n") == "Some CPU @ 2GHz"
+    assert machine.memory_gib("MemTotal:       8388608 kB\n") == 8.0
+    assert (
+        machine.os_name('NAME="Debian"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n')
+        == "Debian GNU/Linux 12 (bookworm)"
+    )
+
+
+def test_cli_knows_every_figure() -> None:
+    for argv in (["floor"], ["deploy", "--nodes", "6", "--full"], ["report", "--no-readme"], ["all"]):
+        assert parser().parse_args(argv).figure == argv[0]
+    args = parser().parse_args(["noop", "--lab", "x", "--inventory", "a.yml", "--inventory", "b.yml"])
+    assert args.inventory == [Path("a.yml"), Path("b.yml")]
+
+
+def test_busy_cpu_time_leaves_out_idle_and_iowait() -> None:
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat = "cpu  100 20 30 5000 400 5 5 40 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"
+    assert timings.busy_seconds(stat, 100) == 2.0
+
+
+def test_the_phase_table_shows_cpu_use() -> None:
+    text = report.phase_table(figures(), cores=2)
+    assert "| **total** |" in text
+    header = text.splitlines()[0]
+    assert header.startswith("| Phase (s) | floor, 1 node | floor, 4 nodes | cold, 2 nodes | cold, 4 nodes |")
+
+
+def test_container_cpu_from_cgroup_v1_and_v2(tmp_path: Path) -> None:
+    assert timings.containers_cpu_seconds(tmp_path) is None
+    v2 = tmp_path / "system.slice"
+    for index, usage in enumerate((1_500_000, 500_000)):
+        scope = v2 / f"docker-{index}.scope"
+        scope.mkdir(parents=True)
+        (scope / "cpu.stat").write_text(f"usage_usec {usage}\nuser_usec 1\nsystem_usec 1\n")
+    assert timings.containers_cpu_seconds(tmp_path) == 2.0
+    v1 = tmp_path / "cpuacct" / "docker"
+    v1.mkdir(parents=True)
+    (v1 / "cpuacct.usage").write_text("3000000000\n")
+    assert timings.containers_cpu_seconds(tmp_path) == 3.0
