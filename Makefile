@@ -10,7 +10,7 @@ LAB_INVENTORY := -i inventories/lab/nodes.yml -i inventories/lab/topology.yml
 SCENARIOS ?= common rabbitmq postgresql cluster upgrade nfs
 JOB ?= fan_out_job
 
-.PHONY: bootstrap images lab run-job deploy lab-status lab-down fleet test lint unit molecule lab-smoke bench lock
+.PHONY: bootstrap images lab run-job ui-check deploy lab-status lab-down fleet test lint unit molecule lab-smoke bench lock
 
 bootstrap:
 	@bash scripts/bootstrap-host.sh
@@ -19,14 +19,19 @@ images: bootstrap
 	python -m lab image
 	python -m lab vm image
 
-## The main command: lab nodes up, the whole deployment, then the example job through Celery.
-lab: images
+## The main command: lab nodes up, the whole deployment, the example job through Celery, its page in a browser.
+lab: bootstrap
 	python -m lab up --nodes $(LAB_NODES) --distro $(LAB_DISTRO)
 	$(MAKE) --no-print-directory deploy
 	$(MAKE) --no-print-directory run-job
+	$(MAKE) --no-print-directory ui-check
 
 run-job:
 	python -m lab run-job --job $(JOB)
+
+## The job's newest run page in headless Chromium: every step shown succeeded; screenshot .lab/dagster-lab/ui-run.png.
+ui-check:
+	python -m lab ui-check --job $(JOB)
 
 deploy:
 	ansible-playbook $(LAB_INVENTORY) site.yml

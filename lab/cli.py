@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
 
-from lab import docker, fleet, image, inventory, job, nodes, ssh, vm
+from lab import browser, docker, fleet, image, inventory, job, nodes, ssh, vm
 from lab.dagster_client import DagsterError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -192,6 +192,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--job", default="fan_out_job", help="job name (default: %(default)s)")
     run.add_argument("--control", default="node1", help="lab node running the webserver (default: %(default)s)")
     run.add_argument("--timeout", type=float, default=600, help="seconds to wait for the run (default: %(default)s)")
+    ui = commands.add_parser("ui-check", help="open a run's page in headless Chromium: are all its steps succeeded?")
+    ui.add_argument("--job", default="fan_out_job", help="check this job's newest run (default: %(default)s)")
+    ui.add_argument("--run", help="check this run instead")
+    ui.add_argument("--control", default="node1", help="lab node running the webserver (default: %(default)s)")
+    ui.add_argument("--screenshot", type=Path, help="where to save the page (default: .lab/<name>/ui-run.png)")
     picture = commands.add_parser("fleet", help="draw the deployment: hosts, groups, queues, releases (live)")
     picture.add_argument(
         "--topology",
@@ -255,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             address = job.node_address(paths.inventory, args.control)
             run_config = yaml.safe_load(ssh.run(address, paths.key, paths.known_hosts, "cat", job.RUN_CONFIG))
             return job.run_job(f"http://{address}:{job.WEBSERVER_PORT}", args.job, run_config, args.timeout)
+        if args.command == "ui-check":
+            address = job.node_address(paths.inventory, args.control)
+            screenshot = args.screenshot or paths.state / "ui-run.png"
+            return browser.check_run(f"http://{address}:{job.WEBSERVER_PORT}", args.job, args.run, screenshot)
         unknown = set(args.distros) - set(image.SUITES)
         if unknown:
             say(f"error: unknown distro {', '.join(sorted(unknown))}; choose from {', '.join(sorted(image.SUITES))}")

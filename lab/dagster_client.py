@@ -28,6 +28,12 @@ query Status($runId: ID!) {
 }
 """
 
+LATEST_RUN = """
+query LatestRun($job: String!) {
+  runsOrError(filter: {pipelineName: $job}, limit: 1) { __typename ... on Runs { results { runId } } }
+}
+"""
+
 LOGS = """
 query Logs($runId: ID!, $cursor: String) {
   logsForRun(runId: $runId, afterCursor: $cursor) {
@@ -112,6 +118,13 @@ class Client:
             detail = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
             raise DagsterError(f"launching {job} failed ({result['__typename']}): {detail}")
         run_id: str = result["run"]["runId"]
+        return run_id
+
+    def latest_run(self, job: str) -> str:
+        result = self.query(LATEST_RUN, {"job": job})["runsOrError"]
+        if result["__typename"] != "Runs" or not result["results"]:
+            raise DagsterError(f"no run of {job} found ({result['__typename']}); launch one with `lab run-job`")
+        run_id: str = result["results"][0]["runId"]
         return run_id
 
     def status(self, run_id: str) -> str:

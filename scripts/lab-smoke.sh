@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke run of the README's main command on a lab of its own (it never touches
-# the user's lab): up, deploy, the example job through Celery, deploy again
-# with nothing changed, another project by variable and its job, down.
+# the user's lab): up, deploy, the example job through Celery and its run page
+# in headless Chromium, the fleet picture, deploy again with nothing changed,
+# another project by variable and its job, down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,8 @@ deploy() { ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.ym
 
 deploy
 "${lab[@]}" run-job --job fan_out_job
+# The UI in a real browser: the run page shows every step of that run succeeded.
+"${lab[@]}" ui-check --job fan_out_job
 # The fleet picture from the live lab: every worker serves its queues, one release everywhere.
 "${lab[@]}" fleet --svg "$state/fleet.svg" | tee "$state/fleet.txt"
 for worker in node2 node3 node4; do
@@ -42,3 +45,4 @@ echo "lab-smoke: second run of site.yml changed nothing"
 # Another Dagster project, by variable only: it deploys and its job runs.
 deploy -e "dagster_release_project_dir=$PWD/tests/fixtures/other_project"
 "${lab[@]}" run-job --job other_job
+"${lab[@]}" ui-check --job other_job

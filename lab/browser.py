@@ -1,0 +1,149 @@
+"""`lab ui-check`: open a run's page in headless Chromium, read what it shows, save a screenshot.
+
+The browser is Debian's `chromium` package driven by Playwright: Playwright's own
+browser downloads are not reachable from every build host.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Error, Page, sync_playwright
+
+from lab.dagster_client import Client
+
+CHROMIUM = Path("/usr/bin/chromium")
+VIEWPORT_WIDTH, VIEWPORT_HEIGHT = 1600, 1100
+# The run page's sidebar groups steps in collapsible sections titled "<state> (<count>)".
+SECTION_TITLE = re.compile(r"^(Preparing|Executing|Errored|Succeeded) \((\d+)\)$")
+DURATION = re.compile(r"^\d+:\d\d:\d\d$")
+PAGE_HEADER = '[class*="PageHeader_titleAndTags"]'
+RUN_STATES = {"Queued", "Starting", "Started", "Success", "Failure", "Canceling", "Canceled", "Not started"}
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """What the run page shows: the status tag in its header and the steps of each sidebar section."""
+
+    browser: str
+    status: str
+    sections: dict[str, list[str]]
+    counts: dict[str, int]
+
+
+def problems(page: RunPage, steps: list[str]) -> list[str]:
+    """Why the page does not show every one of `steps` as succeeded (empty when it does)."""
+    found: list[str] = []
+    if page.status != "Success":
+        found.append(f"the run's status tag reads {page.status or 'nothing'}, not Success")
+    succeeded = page.sections.get("Succeeded", [])
+    missing = sorted(set(steps) - set(succeeded))
+    if missing:
+        found.append(f"not listed as succeeded: {', '.join(missing)}")
+    unexpected = sorted(set(succeeded) - set(steps))
+    if unexpected:
+        found.append(f"listed as succeeded but not steps of the run: {', '.join(unexpected)}")
+    if page.counts.get("Succeeded") != len(steps):
+        found.append(f"the Succeeded section counts {page.counts.get('Succeeded', 0)} steps, the run has {len(steps)}")
+    for section in ("Preparing", "Executing", "Errored"):
+        if page.counts.get(section):
+            found.append(f"{page.counts[section]} step(s) under {section}: {', '.join(page.sections[section])}")
+    return found
+
+
+def section_steps(text: str) -> list[str]:
+    """Step keys from a section's text: one line per key, each followed by its duration."""
+    return [line for line in (raw.strip() for raw in text.splitlines()) if line and not DURATION.match(line)]
+
+
+def header_status(text: str) -> str:
+    """The run state among the header's lines ("Runs / 1a2b3c4d / Success / Run of ...")."""
+    return next((line.strip() for line in text.splitlines() if line.strip() in RUN_STATES), "")
+
+
+def lower_divider(page: Page, to_y: int) -> None:
+    """Drag the divider under the step chart down, so the step list shows whole in the screenshot."""
+    hit_area = page.locator('[class*="SplitPanelContainer_verticalHitArea"]').first
+    box = hit_area.bounding_box() if hit_area.count() else None
+    if box is None:
+        return
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x, to_y, steps=10)
+    page.mouse.up()
+
+
+def read_sections(page: Page) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Each sidebar section's steps and count; Succeeded is left open and the others collapsed."""
+    sections: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    titles = page.locator("[aria-controls]", has_text=SECTION_TITLE)
+    titles.first.wait_for()
+    for title in titles.all():
+        matched = SECTION_TITLE.match(title.inner_text().strip())
+        if not matched:
+            continue
+        name, count = matched[1], int(matched[2])
+        if title.get_attribute("aria-expanded") != "true":
+            title.click()
+        region = page.locator(f'[id="{title.get_attribute("aria-controls")}"]')
+        if count:
+            region.get_by_text(DURATION).first.wait_for()
+        sections[name] = section_steps(region.inner_text()) if count else []
+        counts[name] = count
+        if name != "Succeeded":
+            title.click()  # collapsed, so the screenshot shows the whole Succeeded list
+    return sections, counts
+
+
+def read_run_page(url: str, run_id: str, screenshot: Path | None, timeout: float = 90.0) -> RunPage:
+    """Load the run's page, read its status tag and step sections, optionally save a screenshot."""
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} not found: install Debian's chromium package (make bootstrap does)")
+    # Chromium's sandbox refuses to run as root; the lab runs as root on a throwaway machine.
+    arguments = ["--no-sandbox"] if os.geteuid() == 0 else []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=arguments)
+            try:
+                page = browser.new_page(viewport={"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT})
+                page.set_default_timeout(timeout * 1000)
+                page.goto(f"{url.rstrip('/')}/runs/{run_id}", wait_until="networkidle")
+                sections, counts = read_sections(page)
+                status = header_status(page.locator(PAGE_HEADER).first.inner_text())
+                if screenshot:
+                    lower_divider(page, VIEWPORT_HEIGHT // 2)
+                    screenshot.parent.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(screenshot))
+                return RunPage(f"Chromium {browser.version}", status, sections, counts)
+            finally:
+                browser.close()
+    except Error as error:
+        first_line = (error.message.strip().splitlines() or ["?"])[0]
+        raise RuntimeError(f"headless Chromium could not read {url}/runs/{run_id}: {first_line}") from error
+
+
+def check_run(url: str, job: str, run_id: str | None, screenshot: Path) -> int:
+    """The UI test: the run page (of `run_id`, or of the job's newest run) shows every step of the run as succeeded."""
+    client = Client(url)
+    run_id = run_id or client.latest_run(job)
+    steps = sorted(client.report(run_id).steps)
+    page_url = f"{url.rstrip('/')}/runs/{run_id}"
+    started = time.monotonic()
+    page = read_run_page(url, run_id, screenshot)
+    print(f"ui-check: {page_url} in headless {page.browser} ({time.monotonic() - started:.1f} s)")
+    print(f"  status tag: {page.status or '-'}")
+    for name, keys in page.sections.items():
+        print(f"  {name} ({page.counts[name]}): {', '.join(keys) or '-'}")
+    print(f"  screenshot: {screenshot}")
+    found = problems(page, steps)
+    for problem in found:
+        print(f"ui-check: error: {problem}")
+    if not found:
+        print(f"ui-check: the run page shows all {len(steps)} steps of run {run_id} succeeded")
+    return 1 if found else 0
