@@ -39,9 +39,9 @@ deploy:
 lab-status:
 	@python -m lab status
 
-## The lab as it runs (inventory and live state), as text and as docs/fleet.svg.
+## The lab as it runs (inventory and live state), as text and as .lab/dagster-lab/fleet.svg.
 fleet:
-	python -m lab fleet --svg docs/fleet.svg
+	python -m lab fleet --svg .lab/dagster-lab/fleet.svg
 
 lab-down:
 	python -m lab down

@@ -114,12 +114,14 @@ def read_run_page(url: str, run_id: str, screenshot: Path | None, timeout: float
                 page = browser.new_page(viewport={"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT})
                 page.set_default_timeout(timeout * 1000)
                 page.goto(f"{url.rstrip('/')}/runs/{run_id}", wait_until="networkidle")
-                sections, counts = read_sections(page)
-                status = header_status(page.locator(PAGE_HEADER).first.inner_text())
-                if screenshot:
-                    lower_divider(page, VIEWPORT_HEIGHT // 2)
-                    screenshot.parent.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(screenshot))
+                try:
+                    sections, counts = read_sections(page)
+                    status = header_status(page.locator(PAGE_HEADER).first.inner_text())
+                finally:  # also when reading failed: the screenshot shows what the browser saw
+                    if screenshot:
+                        lower_divider(page, VIEWPORT_HEIGHT // 2)
+                        screenshot.parent.mkdir(parents=True, exist_ok=True)
+                        page.screenshot(path=str(screenshot))
                 return RunPage(f"Chromium {browser.version}", status, sections, counts)
             finally:
                 browser.close()
