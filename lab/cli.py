@@ -1,4 +1,4 @@
-"""`python -m lab up|status|down|image`: the lab's command line."""
+"""`python -m lab up|status|run-job|ui-check|fleet|down|image|vm`: the lab's command line."""
 
 from __future__ import annotations
 
