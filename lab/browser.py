@@ -15,6 +15,7 @@ from pathlib import Path
 from playwright.sync_api import Error, Page, sync_playwright
 
 from lab.dagster_client import Client
+from lab.job import run_page_url
 
 CHROMIUM = Path("/usr/bin/chromium")
 VIEWPORT_WIDTH, VIEWPORT_HEIGHT = 1600, 1100
@@ -107,13 +108,14 @@ def read_run_page(url: str, run_id: str, screenshot: Path | None, timeout: float
         raise RuntimeError(f"{CHROMIUM} not found: install Debian's chromium package (make bootstrap does)")
     # Chromium's sandbox refuses to run as root; the lab runs as root on a throwaway machine.
     arguments = ["--no-sandbox"] if os.geteuid() == 0 else []
+    page_url = run_page_url(url, run_id)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=arguments)
             try:
                 page = browser.new_page(viewport={"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT})
                 page.set_default_timeout(timeout * 1000)
-                page.goto(f"{url.rstrip('/')}/runs/{run_id}", wait_until="networkidle")
+                page.goto(page_url, wait_until="networkidle")
                 try:
                     sections, counts = read_sections(page)
                     status = header_status(page.locator(PAGE_HEADER).first.inner_text())
@@ -127,7 +129,7 @@ def read_run_page(url: str, run_id: str, screenshot: Path | None, timeout: float
                 browser.close()
     except Error as error:
         first_line = (error.message.strip().splitlines() or ["?"])[0]
-        raise RuntimeError(f"headless Chromium could not read {url}/runs/{run_id}: {first_line}") from error
+        raise RuntimeError(f"headless Chromium could not read {page_url}: {first_line}") from error
 
 
 def check_run(url: str, job: str, run_id: str | None, screenshot: Path) -> int:
@@ -135,10 +137,9 @@ def check_run(url: str, job: str, run_id: str | None, screenshot: Path) -> int:
     client = Client(url)
     run_id = run_id or client.latest_run(job)
     steps = sorted(client.report(run_id).steps)
-    page_url = f"{url.rstrip('/')}/runs/{run_id}"
     started = time.monotonic()
     page = read_run_page(url, run_id, screenshot)
-    print(f"ui-check: {page_url} in headless {page.browser} ({time.monotonic() - started:.1f} s)")
+    print(f"ui-check: {run_page_url(url, run_id)} in headless {page.browser} ({time.monotonic() - started:.1f} s)")
     print(f"  status tag: {page.status or '-'}")
     for name, keys in page.sections.items():
         print(f"  {name} ({page.counts[name]}): {', '.join(keys) or '-'}")

@@ -259,11 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run-job":
             address = job.node_address(paths.inventory, args.control)
             run_config = yaml.safe_load(ssh.run(address, paths.key, paths.known_hosts, "cat", job.RUN_CONFIG))
-            return job.run_job(f"http://{address}:{job.WEBSERVER_PORT}", args.job, run_config, args.timeout)
+            return job.run_job(job.webserver_url(address), args.job, run_config, args.timeout)
         if args.command == "ui-check":
             address = job.node_address(paths.inventory, args.control)
             screenshot = args.screenshot or paths.state / "ui-run.png"
-            return browser.check_run(f"http://{address}:{job.WEBSERVER_PORT}", args.job, args.run, screenshot)
+            return browser.check_run(job.webserver_url(address), args.job, args.run, screenshot)
         unknown = set(args.distros) - set(image.SUITES)
         if unknown:
             say(f"error: unknown distro {', '.join(sorted(unknown))}; choose from {', '.join(sorted(image.SUITES))}")

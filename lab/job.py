@@ -23,6 +23,15 @@ def node_address(nodes_inventory: Path, host: str) -> str:
     return address
 
 
+def webserver_url(address: str) -> str:
+    return f"http://{address}:{WEBSERVER_PORT}"
+
+
+def run_page_url(url: str, run_id: str) -> str:
+    """The run's page in the Dagster UI served at `url`."""
+    return f"{url.rstrip('/')}/runs/{run_id}"
+
+
 def progress_line(elapsed: float, status: str, steps: dict[str, Step]) -> str:
     done = sum(1 for step in steps.values() if step.status == "SUCCESS")
     failed = sum(1 for step in steps.values() if step.status == "FAILURE")
@@ -71,6 +80,6 @@ def run_job(url: str, job: str, run_config: dict[str, Any], timeout: float) -> i
     print()
     hosts = sorted({s.host for s in report.steps.values() if s.host})
     print(f"run {run_id}: {status} in {time.monotonic() - started:.1f} s; steps ran on {', '.join(hosts) or 'no host'}")
-    print(f"UI: {url}/runs/{run_id}")
+    print(f"UI: {run_page_url(url, run_id)}")
     print("logs: journalctl -u 'dagster-*' on the nodes; step output in the UI")
     return 0 if status == "SUCCESS" else 1
