@@ -53,6 +53,36 @@ query Logs($runId: ID!, $cursor: String) {
 }
 """
 
+TERMINATE = """
+mutation Terminate($runId: String!) {
+  terminateRun(runId: $runId) {
+    __typename
+    ... on TerminateRunFailure { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+START_SCHEDULE = """
+mutation StartSchedule($selector: ScheduleSelector!) {
+  startSchedule(scheduleSelector: $selector) { __typename ... on PythonError { message } }
+}
+"""
+
+RESET_SCHEDULE = """
+mutation ResetSchedule($selector: ScheduleSelector!) {
+  resetSchedule(scheduleSelector: $selector) { __typename ... on PythonError { message } }
+}
+"""
+
+RUNS_WITH_TAG = """
+query RunsWithTag($key: String!, $value: String!) {
+  runsOrError(filter: {tags: [{key: $key, value: $value}]}) {
+    __typename ... on Runs { results { runId status } }
+  }
+}
+"""
+
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 RUN_ENDED_BADLY = {"RunFailureEvent", "RunCancelingEvent", "RunCanceledEvent"}
 QUEUE_MESSAGE = re.compile(r'Submitting celery task for step "(?P<step>[^"]+)" to queue "(?P<queue>[^"]+)"')
@@ -119,6 +149,27 @@ class Client:
             raise DagsterError(f"launching {job} failed ({result['__typename']}): {detail}")
         run_id: str = result["run"]["runId"]
         return run_id
+
+    def terminate(self, run_id: str) -> None:
+        """Terminate a run as the UI's Terminate button does."""
+        result = self.query(TERMINATE, {"runId": run_id})["terminateRun"]
+        if result["__typename"] != "TerminateRunSuccess":
+            raise DagsterError(f"terminating {run_id} failed ({result['__typename']}): {result.get('message')}")
+
+    def set_schedule(self, location: str, schedule: str, running: bool) -> None:
+        """Start a schedule, or reset it to its default status (the UI's toggle)."""
+        selector = {"repositoryLocationName": location, "repositoryName": "__repository__", "scheduleName": schedule}
+        document, field_name = (START_SCHEDULE, "startSchedule") if running else (RESET_SCHEDULE, "resetSchedule")
+        result = self.query(document, {"selector": selector})[field_name]
+        if result["__typename"] == "PythonError":
+            raise DagsterError(f"{field_name} {schedule} failed: {result['message']}")
+
+    def runs_with_tag(self, key: str, value: str) -> dict[str, str]:
+        """{run id: status} of the runs carrying a tag, newest first."""
+        result = self.query(RUNS_WITH_TAG, {"key": key, "value": value})["runsOrError"]
+        if result["__typename"] != "Runs":
+            raise DagsterError(f"listing runs tagged {key}={value} failed ({result['__typename']})")
+        return {run["runId"]: run["status"] for run in result["results"]}
 
     def latest_run(self, job: str) -> str:
         result = self.query(LATEST_RUN, {"job": job})["runsOrError"]

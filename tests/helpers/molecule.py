@@ -56,6 +56,13 @@ def deployed_run_config(step_seconds: int | None = None) -> dict[str, Any]:
     return {**config, "ops": {"sleep_on_default": seconds, "long_step": seconds}}
 
 
+def rollout_run_config(step_seconds: int, link_seconds: int) -> dict[str, Any]:
+    """rollout_job's config: its two parallel steps take step_seconds, each link of its chain link_seconds."""
+    config = deployed_run_config(step_seconds)
+    links = {f"link_{index}": {"config": {"seconds": link_seconds}} for index in range(1, 4)}
+    return {**config, "ops": {**config["ops"], **links}}
+
+
 RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+ok=\d+\s+changed=(?P<changed>\d+)", re.MULTILINE)
 
 

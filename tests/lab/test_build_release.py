@@ -42,20 +42,20 @@ def test_metadata_reads_the_dagster_table(project: Path) -> None:
 
 
 def test_digest_is_stable_and_ignores_build_leftovers(project: Path) -> None:
-    before = build_release.content_digest(project, ["dagster==1.13.27"])
+    before = build_release.content_digest([project], ["dagster==1.13.27"])
     (project / "build" / "lib").mkdir(parents=True)
     (project / "build" / "lib" / "x.py").write_text("stale\n")
     (project / "demo.egg-info").mkdir()
     (project / "demo" / "__pycache__").mkdir()
     (project / "demo" / "__pycache__" / "defs.pyc").write_bytes(b"\0")
-    assert build_release.content_digest(project, ["dagster==1.13.27"]) == before
+    assert build_release.content_digest([project], ["dagster==1.13.27"]) == before
 
 
 def test_digest_changes_with_code_and_with_pins(project: Path) -> None:
-    before = build_release.content_digest(project, ["dagster==1.13.27"])
-    assert build_release.content_digest(project, ["dagster==1.13.28"]) != before
+    before = build_release.content_digest([project], ["dagster==1.13.27"])
+    assert build_release.content_digest([project], ["dagster==1.13.28"]) != before
     (project / "demo" / "defs.py").write_text("defs = 1\n")
-    assert build_release.content_digest(project, ["dagster==1.13.27"]) != before
+    assert build_release.content_digest([project], ["dagster==1.13.27"]) != before
 
 
 def test_project_without_module_name_is_refused(project: Path) -> None:

@@ -15,6 +15,11 @@ REPO = Path(__file__).parents[2]
 TEMPLATE = REPO / "roles/dagster_config/templates/dagster.yaml.j2"
 INPUTS = {
     "_dagster_config_tls_ca": "/etc/dagster/tls/ca.crt",
+    "_dagster_config_run_launcher": {
+        "requests_dir": "/var/lib/dagster/run-requests",
+        "runs_dir": "/var/lib/dagster/runs",
+    },
+    "dagster_config_run_max_resume_attempts": 0,
     "dagster_config_database_host": "db.example",
     "dagster_config_database_name": "dagster",
     "dagster_config_database_port": 5432,

@@ -10,7 +10,21 @@ import sys
 import time
 from pathlib import Path
 
-from dagster import Config, Definitions, OpExecutionContext, Out, Output, graph, job, multiprocess_executor, op
+from dagster import (
+    Config,
+    DefaultScheduleStatus,
+    Definitions,
+    In,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    ScheduleDefinition,
+    graph,
+    job,
+    multiprocess_executor,
+    op,
+)
 from dagster_celery import celery_executor
 
 DEFAULT_QUEUE = "dagster"
@@ -110,6 +124,29 @@ def long_steps_job() -> None:
     long_step()
 
 
+def _make_link(index: int, queue: str):  # type: ignore[no-untyped-def]
+    @op(name=f"link_{index}", tags={"dagster-celery/queue": queue}, ins={"after": In(Nothing)})
+    def link(context: OpExecutionContext, config: SleepConfig) -> Output[dict]:
+        context.log.info(f"link {index}: sleeping {config.seconds} s")
+        time.sleep(config.seconds)
+        return Output(_where(), metadata=_where())
+
+    return link
+
+
+CHAIN = [_make_link(index, (DEFAULT_QUEUE, HEAVY_QUEUE)[index % 2]) for index in range(1, 4)]
+
+
+@job(executor_def=celery_executor)
+def rollout_job() -> None:
+    """A long step on each queue at once, then three steps in a row: a run that is still
+    orchestrating while a rolling upgrade reaches the control node."""
+    first = [sleep_on_default(), long_step()]
+    previous = first
+    for link in CHAIN:
+        previous = [link(after=previous)]
+
+
 @op
 def short_step(context: OpExecutionContext) -> dict:
     """Next to no work: what a run of many of these costs is the executor's per-step overhead."""
@@ -141,6 +178,23 @@ wide_fan_out_multiprocess_job = wide_fan_out.to_job(
     name="wide_fan_out_multiprocess_job", executor_def=multiprocess_executor
 )
 
+# Stopped unless started from the UI: the tests start it to prove that a scheduled
+# run (launched with no run config of its own) gets the deployment's executor settings.
+release_probe_schedule = ScheduleDefinition(
+    name="release_probe_every_minute",
+    job=release_probe_job,
+    cron_schedule="* * * * *",
+    default_status=DefaultScheduleStatus.STOPPED,
+)
+
 defs = Definitions(
-    jobs=[fan_out_job, release_probe_job, long_steps_job, wide_fan_out_job, wide_fan_out_multiprocess_job]
+    jobs=[
+        fan_out_job,
+        release_probe_job,
+        long_steps_job,
+        rollout_job,
+        wide_fan_out_job,
+        wide_fan_out_multiprocess_job,
+    ],
+    schedules=[release_probe_schedule],
 )

@@ -1,4 +1,5 @@
-"""Release B rolled out while a job runs, then rolled back: no step lost or repeated, queues always served."""
+"""Release B rolled out while a job runs, then rolled back: no step lost or repeated, queues always served,
+and the run still orchestrating when the control node switches survives it."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.molecule import changed_per_host, deployed_run_config, host, hosts_in, playbook, webserver
+from helpers.molecule import (
+    changed_per_host,
+    deployed_run_config,
+    host,
+    hosts_in,
+    playbook,
+    rollout_run_config,
+    webserver,
+)
 
-from lab.dagster_client import Client, RunReport, location_of
+from lab.dagster_client import FINISHED, Client, RunReport, location_of
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
@@ -25,11 +34,14 @@ BROKER = hosts_in("broker")[0]
 WORKERS = hosts_in("workers")
 DAGSTER_NODES = sorted({CONTROL, *WORKERS})
 QUEUES = ("dagster", "heavy")
-# Longer than staging the release plus one host's turn (about 100 s), so a host still runs a step when
-# its drain starts, whichever host the steps landed on.
+# The two long steps start on the first host rolled (the others' consumers are off until then), so that
+# host's drain waits for them: they must outlast staging the release (60 to 120 s), and do by 30 s or more.
 STEP_SECONDS = 150
 # A rollback stages nothing new: the first host's turn comes within about 20 s.
 ROLLBACK_STEP_SECONDS = 60
+# Then three steps in a row, so the run is still orchestrating when the control node switches (last).
+LINK_SECONDS = 40
+ROLLOUT_STEPS = ("sleep_on_default", "long_step", "link_1", "link_2", "link_3")
 
 
 def current_release(name: str) -> str:
@@ -79,6 +91,8 @@ class Rollout:
     run: RunReport
     watch: ConsumerWatch
     releases: dict[str, str]
+    # The run had not finished when the playbook (whose last play switches the control node) ended.
+    orchestrating_after_control_switch: bool
 
 
 ROLLED_HOST = re.compile(
@@ -105,21 +119,47 @@ def run_config() -> dict[str, Any]:
     return deployed_run_config(STEP_SECONDS)
 
 
+def consumers(name: str, action: str) -> None:
+    """cancel_consumer or add_consumer for every queue of a worker host."""
+    for queue in QUEUES:
+        host(name).check_output(f"dagster-celery control {action} {queue} --timeout=10 -d {queue}@{name}")
+
+
+def start_long_steps_on(client: Client, first: str, run_config: dict[str, Any]) -> str:
+    """Launch rollout_job with only `first` consuming; return once both long steps are STARTED there."""
+    others = [name for name in WORKERS if name != first]
+    for other in others:
+        consumers(other, "cancel_consumer")
+    try:
+        run_id = client.launch(location_of(client, "rollout_job"), "rollout_job", run_config)
+        deadline = time.monotonic() + 120
+        while True:
+            steps = client.report(run_id).steps
+            if all(steps.get(key) and steps[key].started and steps[key].worker for key in ROLLOUT_STEPS[:2]):
+                break
+            assert time.monotonic() < deadline, "the long steps never started"
+            time.sleep(1)
+    finally:
+        for other in others:
+            consumers(other, "add_consumer")
+    assert {steps[key].host for key in ROLLOUT_STEPS[:2]} == {first}
+    return run_id
+
+
 def roll_during_run(client: Client, run_config: dict[str, Any], name: str, *extra: str) -> Rollout:
-    run_id = client.launch(location_of(client, "long_steps_job"), "long_steps_job", run_config)
-    deadline = time.monotonic() + 120
-    while not all(s.started for s in client.report(run_id).steps.values()) or len(client.report(run_id).steps) < 2:
-        assert time.monotonic() < deadline, "the long steps never started"
-        time.sleep(1)
+    # The first host in the rollout's order (serial batches follow the inventory's order).
+    run_id = start_long_steps_on(client, WORKERS[0], run_config)
     watch = ConsumerWatch()
     watch.start()
     started = time.monotonic()
     result = playbook(name, *extra)
     seconds = time.monotonic() - started
+    orchestrating = client.status(run_id) not in FINISHED
     watch.stop.set()
     watch.join()
-    client.wait(run_id, timeout=300)
-    return Rollout(result, seconds, client.report(run_id), watch, {n: current_release(n) for n in DAGSTER_NODES})
+    client.wait(run_id, timeout=400)
+    releases = {n: current_release(n) for n in DAGSTER_NODES}
+    return Rollout(result, seconds, client.report(run_id), watch, releases, orchestrating)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +174,8 @@ def upgrade(client: Client, run_config: dict[str, Any], release_a: str) -> Rollo
     shutil.copytree(PROJECT / "files/example_project", project_b, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     with (project_b / "dagster_celery_example/definitions.py").open("a") as module:
         module.write("\n# release B: same jobs, different code\n")
-    return roll_during_run(client, run_config, "upgrade.yml", "-e", f"dagster_release_project_dir={project_b}")
+    config = rollout_run_config(STEP_SECONDS, LINK_SECONDS)
+    return roll_during_run(client, config, "upgrade.yml", "-e", f"dagster_release_project_dir={project_b}")
 
 
 @pytest.fixture(scope="module")
@@ -155,14 +196,14 @@ def test_upgrade_succeeds_and_moves_every_node_to_b(upgrade: Rollout, release_a:
     assert set(upgrade.releases.values()) == {release_b}
     per_host = seconds_per_host(upgrade.playbook)
     assert set(per_host) == set(WORKERS), "each worker host reports its rollout"
-    assert max(rolled["draining"] for rolled in per_host.values()) > 10, "no host waited for a running step"
+    assert per_host[WORKERS[0]]["draining"] > 10, "the first host did not wait for the steps running on it"
 
 
 def test_the_run_during_the_upgrade_lost_and_repeated_nothing(upgrade: Rollout) -> None:
-    assert upgrade.run.status == "SUCCESS"
+    assert upgrade.orchestrating_after_control_switch, "the run ended before the control node switched"
+    assert upgrade.run.status == "SUCCESS", upgrade.run.failures
     assert {key: (s.status, s.starts) for key, s in upgrade.run.steps.items()} == {
-        "sleep_on_default": ("SUCCESS", 1),
-        "long_step": ("SUCCESS", 1),
+        key: ("SUCCESS", 1) for key in ROLLOUT_STEPS
     }
 
 
@@ -188,7 +229,7 @@ def test_upgrading_to_the_current_release_changes_nothing(upgrade: Rollout, rele
 
 @pytest.fixture(scope="module")
 def rollback(upgrade: Rollout, client: Client) -> Rollout:
-    rolled_back = roll_during_run(client, deployed_run_config(ROLLBACK_STEP_SECONDS), "rollback.yml")
+    rolled_back = roll_during_run(client, rollout_run_config(ROLLBACK_STEP_SECONDS, LINK_SECONDS), "rollback.yml")
     figures = {
         label: {
             "seconds": round(rollout.seconds, 1),
@@ -208,8 +249,11 @@ def test_rollback_returns_every_node_to_a_without_losing_steps(
 ) -> None:
     assert rollback.playbook.returncode == 0, rollback.playbook.stdout[-2000:] + rollback.playbook.stderr[-2000:]
     assert set(rollback.releases.values()) == {release_a}
-    assert rollback.run.status == "SUCCESS"
-    assert all((s.status, s.starts) == ("SUCCESS", 1) for s in rollback.run.steps.values())
+    assert rollback.orchestrating_after_control_switch, "the run ended before the control node switched"
+    assert rollback.run.status == "SUCCESS", rollback.run.failures
+    assert {key: (s.status, s.starts) for key, s in rollback.run.steps.items()} == {
+        key: ("SUCCESS", 1) for key in ROLLOUT_STEPS
+    }
     for queue in QUEUES:
         assert min(counts[queue] for _, counts in rollback.watch.samples) >= 1, queue
     assert probe_release(client, run_config) == release_a

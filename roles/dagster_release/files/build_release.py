@@ -37,27 +37,34 @@ def project_files(project: Path) -> list[Path]:
     return files
 
 
-def content_digest(project: Path, pins: list[str]) -> str:
+def content_digest(projects: list[Path], pins: list[str]) -> str:
     digest = hashlib.sha256()
-    for path in project_files(project):
-        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for project in projects:
+        for path in project_files(project):
+            digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update("\n".join(sorted(pins)).encode())
     return digest.hexdigest()
 
 
-def metadata(project: Path) -> dict[str, str]:
+def name_and_version(project: Path) -> tuple[str, str, dict[str, object]]:
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     meta = pyproject.get("project", {})
-    dagster = pyproject.get("tool", {}).get("dagster", {})
     if "name" not in meta or "version" not in meta:
         raise SystemExit(f"{project}/pyproject.toml needs [project] name and version")
+    return meta["name"], meta["version"], pyproject
+
+
+def metadata(project: Path) -> dict[str, str]:
+    name, version, pyproject = name_and_version(project)
+    tool = pyproject.get("tool", {})
+    dagster = tool.get("dagster", {}) if isinstance(tool, dict) else {}
     if "module_name" not in dagster:
         raise SystemExit(f"{project}/pyproject.toml needs [tool.dagster] module_name (the module defining Definitions)")
     return {
-        "project": meta["name"],
-        "version": meta["version"],
+        "project": name,
+        "version": version,
         "module_name": dagster["module_name"],
-        "location_name": dagster.get("code_location_name", meta["name"]),
+        "location_name": dagster.get("code_location_name", name),
     }
 
 
@@ -76,17 +83,18 @@ def manylinux_platforms(arch: str) -> list[str]:
     return [arg for tag in tags for arg in ("--platform", tag)]
 
 
-def build_wheelhouse(
-    project: Path, meta: dict[str, str], pins: list[str], python: str, arch: str, target: Path
-) -> None:
-    """Download every wheel the target Python needs, offline-installable, into a tar."""
+def build_wheelhouse(projects: list[Path], pins: list[str], python: str, arch: str, target: Path) -> None:
+    """Download every wheel the target Python needs, offline-installable, into a tar.
+
+    projects: the user's project first, then the kit's own packages shipped in every release."""
     with tempfile.TemporaryDirectory(prefix="wheelhouse-") as tmp:
         wheels = Path(tmp) / "wheels"
-        # Build from a copy: setuptools writes build/ and *.egg-info into the source tree.
-        source = Path(tmp) / "source"
-        shutil.copytree(project, source, ignore=shutil.ignore_patterns(*SKIPPED_PARTS, "*.egg-info"))
-        pip("wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(source))
-        project_wheel = next(wheels.glob("*.whl"))
+        for index, project in enumerate(projects):
+            # Build from a copy: setuptools writes build/ and *.egg-info into the source tree.
+            source = Path(tmp) / f"source-{index}"
+            shutil.copytree(project, source, ignore=shutil.ignore_patterns(*SKIPPED_PARTS, "*.egg-info"))
+            pip("wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(source))
+        project_wheels = sorted(wheels.glob("*.whl"))
         pip(
             "download",
             "--quiet",
@@ -98,10 +106,10 @@ def build_wheelhouse(
             "--implementation",
             "cp",
             *manylinux_platforms(arch),
-            str(project_wheel),
+            *map(str, project_wheels),
             *pins,
         )
-        requirements = [f"{meta['project']}=={meta['version']}", *pins]
+        requirements = [f"{name}=={version}" for name, version, _ in map(name_and_version, projects)] + pins
         (wheels / "requirements.txt").write_text("\n".join(requirements) + "\n")
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
@@ -119,19 +127,28 @@ def main() -> None:
     parser.add_argument("--arch", default="x86_64")
     parser.add_argument("--pin", action="append", default=[], help="pinned platform requirement (repeatable)")
     parser.add_argument("--release-id", default="", help="override the derived release id")
+    parser.add_argument(
+        "--with",
+        dest="with_projects",
+        action="append",
+        default=[],
+        type=Path,
+        help="another local project to ship in the release, such as the kit's runtime (repeatable)",
+    )
     args = parser.parse_args()
 
     project = args.project.resolve()
     if not (project / "pyproject.toml").is_file():
         raise SystemExit(f"{project} is not a Python project (no pyproject.toml)")
     meta = metadata(project)
-    release_id = args.release_id or f"{meta['version']}-{content_digest(project, args.pin)[:10]}"
+    projects = [project, *(path.resolve() for path in args.with_projects)]
+    release_id = args.release_id or f"{meta['version']}-{content_digest(projects, args.pin)[:10]}"
     changed = False
     wheelhouses = {}
     for python in sorted(set(args.python)):
         target = args.cache / release_id / f"wheelhouse-py{python}-{args.arch}.tar"
         if not target.exists():
-            build_wheelhouse(project, meta, args.pin, python, args.arch, target)
+            build_wheelhouse(projects, args.pin, python, args.arch, target)
             changed = True
         wheelhouses[python] = str(target)
     print(json.dumps({"release_id": release_id, **meta, "wheelhouses": wheelhouses, "changed": changed}))

@@ -14,7 +14,7 @@ tar -xf "$wheelhouse" -C "$work"
 "$release_dir/venv/bin/pip" install --quiet --disable-pip-version-check --no-index --no-cache-dir \
   --find-links "$work" --requirement "$work/requirements.txt"
 "$release_dir/venv/bin/pip" check >/dev/null
-"$release_dir/venv/bin/python" -c "import importlib, dagster_celery, dagster_postgres; importlib.import_module('$module')"
+"$release_dir/venv/bin/python" -c "import importlib, dagster_celery, dagster_postgres, dagster_celery_kit.launcher; importlib.import_module('$module')"
 
 cp "$work/requirements.txt" "$release_dir/requirements.txt"
 "$release_dir/venv/bin/pip" freeze --disable-pip-version-check >"$release_dir/freeze.txt"

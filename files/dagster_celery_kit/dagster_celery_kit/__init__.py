@@ -1,0 +1,1 @@
+"""Runtime of the Dagster-on-Celery kit, installed into every release."""
