@@ -95,15 +95,18 @@ def test_a_worker_killed_mid_step_comes_back_and_its_step_is_redelivered(
     assert long_step.starts >= 2, "the killed step was not run again"
 
 
-def test_a_broker_restart_mid_run_is_survived_by_the_workers(client: Client, run_config: dict[str, Any]) -> None:
+def test_a_broker_restart_mid_run_is_survived_by_the_run(client: Client, run_config: dict[str, Any]) -> None:
     run_id, _ = launch_and_wait_for_long_step(client, run_config)
     host(BROKER).check_output("systemctl restart rabbitmq-server")
     back_after = {name: round(wait_until_serving(name), 1) for name in WORKERS}
     report = finished(client, run_id)
-    record("broker_restart", {"run": report.status, "serving_again_seconds": back_after, "why": report.failures})
-    # Whatever the run did, it ended (it did not stay STARTED), and a failure says why.
-    assert report.status in {"SUCCESS", "FAILURE"}
-    assert report.status == "SUCCESS" or report.failures
+    starts = {key: step.starts for key, step in report.steps.items()}
+    record("broker_restart", {"run": report.status, "serving_again_seconds": back_after, "step_starts": starts})
+    # Step results are in PostgreSQL, so the orchestrator never loses them. A step running while the broker
+    # restarts loses its unacknowledged message and runs again (at-least-once): at most twice.
+    assert report.status == "SUCCESS", report.failures
+    assert all(step.status == "SUCCESS" for step in report.steps.values())
+    assert all(1 <= count <= 2 for count in starts.values()), starts
 
 
 def test_a_restarted_worker_host_serves_its_queues_again() -> None:
@@ -117,8 +120,7 @@ def test_a_restarted_worker_host_serves_its_queues_again() -> None:
 
 
 def test_a_run_past_its_max_runtime_is_ended_by_run_monitoring(client: Client) -> None:
-    # Last in this module: terminating a run revokes its steps, but steps already
-    # running finish on their workers (the next run would wait for them).
+    # Last in this module: ending the run terminates its running steps too.
     bound = 10
     tags = {"dagster/max_runtime": str(bound)}
     launched = time.monotonic()
