@@ -83,6 +83,20 @@ query RunsWithTag($key: String!, $value: String!) {
 }
 """
 
+REEXECUTE = """
+mutation Reexecute($params: ReexecutionParams!) {
+  launchRunReexecution(reexecutionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUN_IDS = """
+query RunIds { runsOrError(limit: 1000) { __typename ... on Runs { results { runId } } } }
+"""
+
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 RUN_ENDED_BADLY = {"RunFailureEvent", "RunCancelingEvent", "RunCanceledEvent"}
 QUEUE_MESSAGE = re.compile(r'Submitting celery task for step "(?P<step>[^"]+)" to queue "(?P<queue>[^"]+)"')
@@ -149,6 +163,22 @@ class Client:
             raise DagsterError(f"launching {job} failed ({result['__typename']}): {detail}")
         run_id: str = result["run"]["runId"]
         return run_id
+
+    def reexecute(self, run_id: str, strategy: str = "FROM_FAILURE") -> str:
+        """Re-execute a run (the UI's "Re-execute from failure" by default); the new run's id."""
+        params = {"parentRunId": run_id, "strategy": strategy}
+        result = self.query(REEXECUTE, {"params": params})["launchRunReexecution"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise DagsterError(f"re-executing {run_id} failed ({result['__typename']}): {result.get('message')}")
+        new_run_id: str = result["run"]["runId"]
+        return new_run_id
+
+    def run_ids(self) -> set[str]:
+        """Ids of the newest 1000 runs the instance knows."""
+        result = self.query(RUN_IDS, {})["runsOrError"]
+        if result["__typename"] != "Runs":
+            raise DagsterError(f"listing runs failed ({result['__typename']})")
+        return {run["runId"] for run in result["results"]}
 
     def terminate(self, run_id: str) -> None:
         """Terminate a run as the UI's Terminate button does."""

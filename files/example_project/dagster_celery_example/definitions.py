@@ -147,6 +147,29 @@ def rollout_job() -> None:
         previous = [link(after=previous)]
 
 
+class SwitchConfig(Config):
+    fail_while_exists: str = ""
+
+
+@op(tags={"dagster-celery/queue": DEFAULT_QUEUE})
+def prepare_input(context: OpExecutionContext) -> Output[dict]:
+    return Output(_where(), metadata=_where())
+
+
+@op(tags={"dagster-celery/queue": HEAVY_QUEUE})
+def check_switch(context: OpExecutionContext, config: SwitchConfig, prepared: dict) -> Output[dict]:
+    """Fails while the file named in its config exists: a failure an operator can fix, then
+    re-execute the run from the failure (the restore drill does)."""
+    if config.fail_while_exists and Path(config.fail_while_exists).exists():
+        raise RuntimeError(f"{config.fail_while_exists} exists: remove it and re-execute from failure")
+    return Output({"prepared_on": prepared["host"], **_where()}, metadata=_where())
+
+
+@job(executor_def=celery_executor)
+def switch_job() -> None:
+    check_switch(prepare_input())
+
+
 @op
 def short_step(context: OpExecutionContext) -> dict:
     """Next to no work: what a run of many of these costs is the executor's per-step overhead."""
@@ -193,6 +216,7 @@ defs = Definitions(
         release_probe_job,
         long_steps_job,
         rollout_job,
+        switch_job,
         wide_fan_out_job,
         wide_fan_out_multiprocess_job,
     ],
