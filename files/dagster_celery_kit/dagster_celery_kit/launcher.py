@@ -106,23 +106,21 @@ class SystemdRunLauncher(RunLauncher, ConfigurableClass):
             )
         write_atomically(self._requests_dir / f"{run_id}.{verb}", "")
 
-    def launch_run(self, context: LaunchRunContext) -> None:
-        run = context.dagster_run
-        self._request(run.run_id, "start", "execute")
+    def _start(self, run: Any, command: str) -> None:
+        self._request(run.run_id, "start", command)
         self._instance.report_engine_event(
-            f"Requested {unit_name(run.run_id)} for the run's orchestrator.", run, cls=self.__class__
+            f"Requested {unit_name(run.run_id)} to {command} the run.", run, cls=self.__class__
         )
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        self._start(context.dagster_run, "execute")
 
     @property
     def supports_resume_run(self) -> bool:
         return True
 
     def resume_run(self, context: ResumeRunContext) -> None:
-        run = context.dagster_run
-        self._request(run.run_id, "start", "resume")
-        self._instance.report_engine_event(
-            f"Requested {unit_name(run.run_id)} to resume the run.", run, cls=self.__class__
-        )
+        self._start(context.dagster_run, "resume")
 
     @property
     def supports_check_run_worker_health(self) -> bool:
