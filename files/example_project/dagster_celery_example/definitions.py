@@ -29,6 +29,9 @@ from dagster_celery import celery_executor
 
 DEFAULT_QUEUE = "dagster"
 HEAVY_QUEUE = "heavy"
+# Served by no worker: a step sent there waits in RabbitMQ until someone adds a consumer
+# (`dagster-celery control add_consumer on_hold -d <worker>`). Tests use it to keep a run orchestrating.
+HOLD_QUEUE = "on_hold"
 SHARDS = 4
 # Steps of the wide fan-out jobs, spread over both queues (the throughput benchmark).
 WIDE_STEPS = 64
@@ -68,13 +71,25 @@ SHARD_OPS = [_make_shard(i) for i in range(SHARDS)]
 
 class SleepConfig(Config):
     seconds: float = 1.0
+    # Also wait until this file exists (on shared storage), at most max_seconds in all: lets a test
+    # keep a step running for exactly as long as it needs, whatever the machine's speed.
+    until_exists: str = ""
+    max_seconds: float = 3600.0
+
+
+def _sleep(config: SleepConfig) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < config.max_seconds and (
+        time.monotonic() - started < config.seconds or (config.until_exists and not Path(config.until_exists).exists())
+    ):
+        time.sleep(0.5)
 
 
 @op(tags={"dagster-celery/queue": HEAVY_QUEUE, "dagster-celery/priority": 5})
 def long_step(context: OpExecutionContext, config: SleepConfig) -> Output[dict]:
     """A step that takes a while (set ``seconds`` in run config), for upgrade and failure tests."""
     context.log.info(f"sleeping {config.seconds} s")
-    time.sleep(config.seconds)
+    _sleep(config)
     return Output(_where(), metadata=_where())
 
 
@@ -113,7 +128,7 @@ def release_probe_job() -> None:
 )
 def sleep_on_default(context: OpExecutionContext, config: SleepConfig) -> Output[dict]:
     context.log.info(f"sleeping {config.seconds} s")
-    time.sleep(config.seconds)
+    _sleep(config)
     return Output(_where(), "slept", metadata=_where())
 
 
@@ -128,19 +143,20 @@ def _make_link(index: int, queue: str):  # type: ignore[no-untyped-def]
     @op(name=f"link_{index}", tags={"dagster-celery/queue": queue}, ins={"after": In(Nothing)})
     def link(context: OpExecutionContext, config: SleepConfig) -> Output[dict]:
         context.log.info(f"link {index}: sleeping {config.seconds} s")
-        time.sleep(config.seconds)
+        _sleep(config)
         return Output(_where(), metadata=_where())
 
     return link
 
 
-CHAIN = [_make_link(index, (DEFAULT_QUEUE, HEAVY_QUEUE)[index % 2]) for index in range(1, 4)]
+CHAIN = [_make_link(1, HEAVY_QUEUE), _make_link(2, DEFAULT_QUEUE), _make_link(3, HOLD_QUEUE)]
 
 
 @job(executor_def=celery_executor)
 def rollout_job() -> None:
-    """A long step on each queue at once, then three steps in a row: a run that is still
-    orchestrating while a rolling upgrade reaches the control node."""
+    """A long step on each queue at once, then three steps in a row, the last on the queue nobody
+    serves: the run is still orchestrating when a rolling upgrade reaches the control node, until the
+    test lets the last step run."""
     first = [sleep_on_default(), long_step()]
     previous = first
     for link in CHAIN:
