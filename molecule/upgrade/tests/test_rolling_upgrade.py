@@ -36,8 +36,9 @@ DAGSTER_NODES = sorted({CONTROL, *WORKERS})
 QUEUES = ("dagster", "heavy")
 # The two long steps start on the first host rolled (the others' consumers are off until then), so that
 # host's drain waits for them: they must outlast staging the release, 60 s on a quick machine and up to
-# 162 s on the slowest seen (2026-12-01: the drain still waited 25 s for 150 s steps, then 18 s for 180 s).
-STEP_SECONDS = 180
+# 162 s on the slowest seen (2026-12-01: the drain still waited 25 s for 150 s steps, then 18 s for 180 s;
+# 240 s leaves a minute more).
+STEP_SECONDS = 240
 # A rollback stages nothing new: the first host's turn comes within about 20 s.
 ROLLBACK_STEP_SECONDS = 60
 # Then three steps in a row, the last on a queue nobody serves until the playbook has ended: the run is
