@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,18 @@ def address(node: Host) -> str:
 def webserver() -> Client:
     """A GraphQL client of the Dagster webserver on the scenario's control host."""
     return Client(f"http://{address(host(hosts_in('control')[0]))}:3000")
+
+
+def wait_for_webserver(client: Client, timeout: float = 180) -> None:
+    """Until the webserver answers GraphQL again (after a restart of the control services)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.run_ids()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "the webserver did not come back"
+            time.sleep(2)
 
 
 def deployed_run_config(step_seconds: int | None = None) -> dict[str, Any]:

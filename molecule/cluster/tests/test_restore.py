@@ -5,10 +5,16 @@ Last in this scenario (alphabetical order): it replaces the database."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from helpers.molecule import changed_per_host, deployed_run_config, host, hosts_in, playbook, webserver
+from helpers.molecule import (
+    changed_per_host,
+    deployed_run_config,
+    host,
+    hosts_in,
+    playbook,
+    wait_for_webserver,
+    webserver,
+)
 
 from lab.dagster_client import Client, location_of
 
@@ -21,17 +27,6 @@ SWITCH = "/srv/dagster/restore-drill-switch"
 @pytest.fixture(scope="module")
 def client() -> Client:
     return webserver()
-
-
-def wait_for_webserver(client: Client, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.run_ids()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, "the webserver did not come back"
-            time.sleep(2)
 
 
 def test_a_restored_database_keeps_the_runs_and_a_failed_run_reexecutes(client: Client) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.molecule import deployed_run_config, host, hosts_in, playbook, webserver
+from helpers.molecule import deployed_run_config, host, hosts_in, playbook, wait_for_webserver, webserver
 
 from lab.dagster_client import FINISHED, Client, RunReport, location_of
 
@@ -59,17 +59,6 @@ def launch_long_steps(client: Client, seconds: int, run_config: dict[str, Any] |
             return run_id
         assert time.monotonic() < deadline, "the long steps never started"
         time.sleep(1)
-
-
-def wait_for_webserver(client: Client, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.query("query { version }", {})
-            return
-        except OSError:
-            assert time.monotonic() < deadline, "the webserver did not come back"
-            time.sleep(2)
 
 
 def each_step_once(report: RunReport) -> dict[str, tuple[str, int]]:
