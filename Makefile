@@ -9,7 +9,7 @@ LAB_DISTRO ?= debian13
 LAB_INVENTORY := -i inventories/lab/nodes.yml -i inventories/lab/topology.yml
 # The nfs scenario (three VMs under software emulation) runs with `make test-nfs`: on the slower
 # CI machine of 2026-12-01 the whole suite with it took about two hours, past CI's 90 minutes.
-SCENARIOS ?= common rabbitmq postgresql cluster upgrade
+SCENARIOS ?= common rabbitmq postgresql cluster
 JOB ?= fan_out_job
 
 .PHONY: bootstrap images node-images test-nfs lab run-job ui-check deploy lab-status lab-down fleet test lint unit molecule lab-smoke bench lock

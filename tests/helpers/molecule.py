@@ -69,9 +69,16 @@ def deployed_run_config(step_seconds: int | None = None) -> dict[str, Any]:
     return {**config, "ops": {"sleep_on_default": seconds, "long_step": seconds}}
 
 
-def rollout_run_config(step_seconds: int, link_seconds: int) -> dict[str, Any]:
-    """rollout_job's config: its two parallel steps take step_seconds, each link of its chain link_seconds."""
-    config = deployed_run_config(step_seconds)
+def held_run_config(seconds: int, release_file: str) -> dict[str, Any]:
+    """long_steps_job's steps take at least `seconds` and go on until release_file exists (shared storage)."""
+    hold = {"config": {"seconds": seconds, "until_exists": release_file, "max_seconds": 1800}}
+    return {**deployed_run_config(), "ops": {"sleep_on_default": hold, "long_step": hold}}
+
+
+def rollout_run_config(release_file: str, link_seconds: int) -> dict[str, Any]:
+    """rollout_job's config: its two parallel steps run until release_file exists, each link of its chain
+    takes link_seconds."""
+    config = held_run_config(link_seconds, release_file)
     links = {f"link_{index}": {"config": {"seconds": link_seconds}} for index in range(1, 4)}
     return {**config, "ops": {**config["ops"], **links}}
 

@@ -1,6 +1,6 @@
 """dagster-run-dispatch: which requests become systemctl calls, and that every request is consumed.
 
-systemctl is replaced by a recorder here; the real units are started and stopped in the upgrade scenario."""
+systemctl is replaced by a recorder here; the real units are started and stopped in the cluster scenario."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The restore drill: the nightly dump leaves the database host, playbooks/restore.yml puts it on a
 fresh database host, the old runs are back and a failed run re-executes from its failure.
 
-Last in this scenario (alphabetical order): it replaces the database."""
+Last in this scenario (conftest.py orders it): it replaces the database."""
 
 from __future__ import annotations
 

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.molecule import deployed_run_config, host, hosts_in, playbook, wait_for_webserver, webserver
+from helpers.molecule import (
+    deployed_run_config,
+    held_run_config,
+    host,
+    hosts_in,
+    playbook,
+    wait_for_webserver,
+    webserver,
+)
 
 from lab.dagster_client import FINISHED, Client, RunReport, location_of
 
@@ -40,12 +48,6 @@ def record(name: str, value: dict[str, Any]) -> None:
 
 def main_pid(unit: str) -> str:
     return host(CONTROL).check_output(f"systemctl show -p MainPID --value {unit}")
-
-
-def held_run_config(seconds: int, release_file: str) -> dict[str, Any]:
-    """long_steps_job's steps take at least `seconds` and go on until release_file exists (shared storage)."""
-    hold = {"config": {"seconds": seconds, "until_exists": release_file, "max_seconds": 1800}}
-    return {**deployed_run_config(), "ops": {"sleep_on_default": hold, "long_step": hold}}
 
 
 def launch_long_steps(client: Client, seconds: int, run_config: dict[str, Any] | None = None) -> str:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,13 +35,10 @@ BROKER = hosts_in("broker")[0]
 WORKERS = hosts_in("workers")
 DAGSTER_NODES = sorted({CONTROL, *WORKERS})
 QUEUES = ("dagster", "heavy")
-# The two long steps start on the first host rolled (the others' consumers are off until then), so that
-# host's drain waits for them: they must outlast staging the release, 60 s on a quick machine and up to
-# 162 s on the slowest seen (2026-12-01: the drain still waited 25 s for 150 s steps, then 18 s for 180 s;
-# 240 s leaves a minute more).
-STEP_SECONDS = 240
-# A rollback stages nothing new: the first host's turn comes within about 20 s.
-ROLLBACK_STEP_SECONDS = 60
+# The two long steps start on the first host rolled (the others' consumers are off until then) and run
+# until the test releases them, this long after that host stops consuming: its drain must wait for them,
+# however long staging the release takes on the machine (60 s on a quick one, 162 s on the slowest seen).
+HELD_INTO_DRAIN_SECONDS = 20
 # Then three steps in a row, the last on a queue nobody serves until the playbook has ended: the run is
 # still orchestrating when the control node switches (last), whatever the machine's speed.
 LINK_SECONDS = 10
@@ -58,21 +56,36 @@ def worker_pids(name: str) -> dict[str, str]:
 
 
 class ConsumerWatch(threading.Thread):
-    """Asks the broker, about twice a second, how many consumers each queue has."""
+    """Asks the broker, about twice a second, how many consumers each queue has. Once every queue had all
+    its consumers and then one fewer (the first host rolled has begun draining), it creates release_file
+    HELD_INTO_DRAIN_SECONDS later, on the shared storage, which ends the held steps."""
 
-    def __init__(self) -> None:
+    def __init__(self, release_file: str) -> None:
         super().__init__(daemon=True)
         self.samples: list[tuple[float, dict[str, int]]] = []
         self.stop = threading.Event()
+        self.release_file = release_file
+        self.drain_seen_at: float | None = None
 
     def run(self) -> None:
         command = ["docker", "exec", BROKER, "rabbitmqctl", "-q", "list_queues", "-p", "dagster"]
         command += ["--no-table-headers", "name", "consumers"]
+        full = len(WORKERS)  # every worker host serves every queue here (host_vars)
+        was_full = False
         while not self.stop.is_set():
             listing = subprocess.run(command, capture_output=True, text=True).stdout
             counts = {line.split()[0]: int(line.split()[1]) for line in listing.splitlines() if len(line.split()) == 2}
             self.samples.append((time.monotonic(), {q: counts.get(q, 0) for q in QUEUES}))
+            was_full = was_full or all(counts.get(q, 0) >= full for q in QUEUES)
+            if was_full and self.drain_seen_at is None and any(counts.get(q, 0) < full for q in QUEUES):
+                self.drain_seen_at = time.monotonic()
+                timer = threading.Timer(HELD_INTO_DRAIN_SECONDS, self.release)
+                timer.daemon = True
+                timer.start()
             time.sleep(0.5)
+
+    def release(self) -> None:
+        host(CONTROL).check_output(f"touch {self.release_file}")
 
     def longest_gap(self, queue: str) -> float:
         """Longest time the queue was seen without a consumer (0 if never)."""
@@ -120,7 +133,7 @@ def client() -> Client:
 
 @pytest.fixture(scope="module")
 def run_config() -> dict[str, Any]:
-    return deployed_run_config(STEP_SECONDS)
+    return deployed_run_config()
 
 
 def consumers(name: str, action: str) -> None:
@@ -150,13 +163,18 @@ def start_long_steps_on(client: Client, first: str, run_config: dict[str, Any]) 
     return run_id
 
 
-def roll_during_run(client: Client, run_config: dict[str, Any], name: str, *extra: str) -> Rollout:
+def roll_during_run(client: Client, name: str, *extra: str) -> Rollout:
+    release_file = f"/srv/dagster/release-{uuid.uuid4().hex}"
     # The first host in the rollout's order (serial batches follow the inventory's order).
-    run_id = start_long_steps_on(client, WORKERS[0], run_config)
-    watch = ConsumerWatch()
+    run_id = start_long_steps_on(client, WORKERS[0], rollout_run_config(release_file, LINK_SECONDS))
+    watch = ConsumerWatch(release_file)
     watch.start()
     started = time.monotonic()
-    result = playbook(name, *extra)
+    try:
+        result = playbook(name, *extra)
+    finally:
+        # Whatever happened, the held steps end.
+        watch.release()
     seconds = time.monotonic() - started
     orchestrating = client.status(run_id) not in FINISHED
     watch.stop.set()
@@ -176,14 +194,13 @@ def release_a() -> str:
 
 
 @pytest.fixture(scope="module")
-def upgrade(client: Client, run_config: dict[str, Any], release_a: str) -> Rollout:
+def upgrade(client: Client, release_a: str) -> Rollout:
     project_b = EPHEMERAL / "project_b"
     shutil.rmtree(project_b, ignore_errors=True)
     shutil.copytree(PROJECT / "files/example_project", project_b, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     with (project_b / "dagster_celery_example/definitions.py").open("a") as module:
         module.write("\n# release B: same jobs, different code\n")
-    config = rollout_run_config(STEP_SECONDS, LINK_SECONDS)
-    return roll_during_run(client, config, "upgrade.yml", "-e", f"dagster_release_project_dir={project_b}")
+    return roll_during_run(client, "upgrade.yml", "-e", f"dagster_release_project_dir={project_b}")
 
 
 @pytest.fixture(scope="module")
@@ -192,8 +209,7 @@ def release_b(upgrade: Rollout) -> str:
 
 
 def probe_release(client: Client, run_config: dict[str, Any]) -> str:
-    executor_only = {key: value for key, value in run_config.items() if key != "ops"}
-    run_id = client.launch(location_of(client, "release_probe_job"), "release_probe_job", executor_only)
+    run_id = client.launch(location_of(client, "release_probe_job"), "release_probe_job", run_config)
     client.wait(run_id, timeout=120)
     return client.report(run_id).steps["report_release"].outputs["release"]
 
@@ -237,7 +253,7 @@ def test_upgrading_to_the_current_release_changes_nothing(upgrade: Rollout, rele
 
 @pytest.fixture(scope="module")
 def rollback(upgrade: Rollout, client: Client) -> Rollout:
-    rolled_back = roll_during_run(client, rollout_run_config(ROLLBACK_STEP_SECONDS, LINK_SECONDS), "rollback.yml")
+    rolled_back = roll_during_run(client, "rollback.yml")
     figures = {
         label: {
             "seconds": round(rollout.seconds, 1),
