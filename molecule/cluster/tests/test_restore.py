@@ -43,7 +43,8 @@ def test_a_restored_database_keeps_the_runs_and_a_failed_run_reexecutes(client: 
     assert len(dumps) == 1 and dumps[0].endswith(".dump"), dumps
 
     # The database host is lost: a fresh, empty PostgreSQL cluster in its place.
-    version = database.check_output("ls /etc/postgresql")
+    # /etc/postgresql also holds the kit's tls directory: ask for the cluster instead.
+    version = database.check_output("pg_lsclusters --no-header").split()[0]
     database.check_output(f"pg_dropcluster --stop {version} main && pg_createcluster {version} main")
 
     restored = playbook("restore.yml")
