@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.molecule import changed_per_host, deployed_run_config, host, hosts_in, inventory, webserver
+from helpers.molecule import changed_per_host, host, hosts_in, inventory
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 from lab.dagster_client import Client, RunReport, location_of
@@ -31,16 +31,6 @@ def heavy_concurrency(name: str) -> int:
 
 def serving(queue: str) -> set[str]:
     return {name for name in WORKERS if queue in queues_of(name)}
-
-
-@pytest.fixture(scope="module")
-def client() -> Client:
-    return webserver()
-
-
-@pytest.fixture(scope="module")
-def run_config() -> dict[str, Any]:
-    return deployed_run_config()
 
 
 def run(client: Client, run_config: dict[str, Any], job: str, tags: dict[str, str] | None = None) -> RunReport:

@@ -5,7 +5,6 @@ Last in this scenario (conftest.py orders it): it replaces the database."""
 
 from __future__ import annotations
 
-import pytest
 from helpers.molecule import (
     changed_per_host,
     deployed_run_config,
@@ -13,7 +12,6 @@ from helpers.molecule import (
     hosts_in,
     playbook,
     wait_for_webserver,
-    webserver,
 )
 
 from lab.dagster_client import Client, location_of
@@ -22,11 +20,6 @@ CONTROL = hosts_in("control")[0]
 DATABASE = hosts_in("database")[0]
 DUMPS = "/srv/dagster/backups/database"
 SWITCH = "/srv/dagster/restore-drill-switch"
-
-
-@pytest.fixture(scope="module")
-def client() -> Client:
-    return webserver()
 
 
 def test_a_restored_database_keeps_the_runs_and_a_failed_run_reexecutes(client: Client) -> None:

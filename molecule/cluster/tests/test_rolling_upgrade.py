@@ -18,12 +18,10 @@ from typing import Any
 import pytest
 from helpers.molecule import (
     changed_per_host,
-    deployed_run_config,
     host,
     hosts_in,
     playbook,
     rollout_run_config,
-    webserver,
 )
 
 from lab.dagster_client import FINISHED, Client, RunReport, location_of
@@ -124,16 +122,6 @@ def seconds_per_host(result: subprocess.CompletedProcess[str]) -> dict[str, dict
         m["host"]: {"total": float(m["total"]), "draining": float(m["drain"]), "restart": float(m["restart"])}
         for m in ROLLED_HOST.finditer(result.stdout)
     }
-
-
-@pytest.fixture(scope="module")
-def client() -> Client:
-    return webserver()
-
-
-@pytest.fixture(scope="module")
-def run_config() -> dict[str, Any]:
-    return deployed_run_config()
 
 
 def consumers(name: str, action: str) -> None:

@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from helpers.molecule import (
     deployed_run_config,
     held_run_config,
@@ -18,7 +17,6 @@ from helpers.molecule import (
     hosts_in,
     playbook,
     wait_for_webserver,
-    webserver,
 )
 
 from lab.dagster_client import FINISHED, Client, RunReport, location_of
@@ -31,11 +29,6 @@ CONTROL_SERVICES = ("dagster-code-server", "dagster-webserver", "dagster-daemon"
 # Steps of at least 90 s, held until the test releases them, so every restart below lands while they run
 # however long the deploy takes on the machine.
 LONG_STEP_SECONDS = 90
-
-
-@pytest.fixture(scope="module")
-def client() -> Client:
-    return webserver()
 
 
 def record(name: str, value: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.molecule import deployed_run_config, host, hosts_in, webserver
+from helpers.molecule import deployed_run_config, host, hosts_in
 
 from lab.dagster_client import Client, RunReport, location_of
 
@@ -22,12 +22,8 @@ FIGURES = PROJECT / ".cache/fault-figures.json"
 
 
 @pytest.fixture(scope="module")
-def client() -> Client:
-    return webserver()
-
-
-@pytest.fixture(scope="module")
-def run_config() -> dict[str, Any]:
+def fault_run_config() -> dict[str, Any]:
+    """long_steps_job with 20 s steps."""
     return deployed_run_config(20)
 
 
@@ -39,9 +35,9 @@ def record(name: str, value: dict[str, Any]) -> None:
     FIGURES.write_text(json.dumps(figures, indent=2))
 
 
-def launch_and_wait_for_long_step(client: Client, run_config: dict[str, Any]) -> tuple[str, str]:
+def launch_and_wait_for_long_step(client: Client, config: dict[str, Any]) -> tuple[str, str]:
     """Start long_steps_job; return its run id and the host running long_step once it started."""
-    run_id = client.launch(location_of(client, "long_steps_job"), "long_steps_job", run_config)
+    run_id = client.launch(location_of(client, "long_steps_job"), "long_steps_job", config)
     deadline = time.monotonic() + 120
     while True:
         step = client.report(run_id).steps.get("long_step")
@@ -75,9 +71,9 @@ def finished(client: Client, run_id: str, timeout: float = 300) -> RunReport:
 
 
 def test_a_worker_killed_mid_step_comes_back_and_its_step_is_redelivered(
-    client: Client, run_config: dict[str, Any]
+    client: Client, fault_run_config: dict[str, Any]
 ) -> None:
-    run_id, victim = launch_and_wait_for_long_step(client, run_config)
+    run_id, victim = launch_and_wait_for_long_step(client, fault_run_config)
     node = host(victim)
     unit = "dagster-celery-worker@heavy.service"
     pid = node.check_output(f"systemctl show -p MainPID --value {unit}")
@@ -95,8 +91,8 @@ def test_a_worker_killed_mid_step_comes_back_and_its_step_is_redelivered(
     assert long_step.starts >= 2, "the killed step was not run again"
 
 
-def test_a_broker_restart_mid_run_is_survived_by_the_run(client: Client, run_config: dict[str, Any]) -> None:
-    run_id, _ = launch_and_wait_for_long_step(client, run_config)
+def test_a_broker_restart_mid_run_is_survived_by_the_run(client: Client, fault_run_config: dict[str, Any]) -> None:
+    run_id, _ = launch_and_wait_for_long_step(client, fault_run_config)
     host(BROKER).check_output("systemctl restart rabbitmq-server")
     back_after = {name: round(wait_until_serving(name), 1) for name in WORKERS}
     report = finished(client, run_id)
