@@ -37,8 +37,9 @@ run-job:
 ui-check:
 	python -m lab ui-check --job $(JOB)
 
+# The lab CA (on the controller, in the lab's state directory) issues the front door's certificate.
 deploy:
-	ansible-playbook $(LAB_INVENTORY) site.yml
+	ansible-playbook $(LAB_INVENTORY) playbooks/lab-ca.yml site.yml
 
 lab-status:
 	@python -m lab status

@@ -82,7 +82,7 @@ class Fleet:
         address = job.node_address(self.nodes_inventory, control)
         key, known_hosts = self.state / "id_ed25519", self.state / "known_hosts"
         run_config = yaml.safe_load(ssh.run(address, key, known_hosts, "cat", job.RUN_CONFIG))
-        return Client(job.webserver_url(address)), run_config
+        return job.front_door(self.state, self.nodes_inventory, control).client(), run_config
 
 
 def sized_fleet(name: str, nodes: int, results: Path) -> Fleet:

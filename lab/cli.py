@@ -1,4 +1,4 @@
-"""`python -m lab up|status|run-job|ui-check|fleet|down|image|vm`: the lab's command line."""
+"""`python -m lab up|logins|status|run-job|ui-check|fleet|down|image|vm`: the lab's command line."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -39,6 +40,18 @@ class Paths:
     def secrets(self) -> Path:
         return self.inventory.parent / "group_vars" / "all" / "lab_secrets.yml"
 
+    @property
+    def login_hashes(self) -> Path:
+        return self.secrets.parent / "front_door_logins.yml"
+
+    @property
+    def logins(self) -> Path:
+        return self.state / job.LOGINS_FILE
+
+    @property
+    def ca(self) -> Path:
+        return self.state / job.CA_DIR
+
 
 def say(message: str) -> None:
     print(f"lab: {message}", file=sys.stderr, flush=True)
@@ -66,8 +79,9 @@ def up(lab: nodes.Lab, paths: Paths, count: int, distro: str) -> int:
     inventory.write_private(paths.known_hosts, ssh.host_keys(addresses))
     for address in addresses:
         ssh.check_login(address, paths.key, paths.known_hosts)
-    paths.inventory.write_text(inventory.render_nodes(described, paths.key, paths.known_hosts, distro))
+    paths.inventory.write_text(inventory.render_nodes(described, paths.key, paths.known_hosts, distro, paths.ca))
     inventory.ensure_secrets(paths.secrets)
+    inventory.ensure_logins(paths.login_hashes, paths.logins)
     say(f"{count} nodes answer over SSH; inventory written to {paths.inventory}")
     return status(lab)
 
@@ -88,8 +102,9 @@ def status(lab: nodes.Lab) -> int:
 
 def down(lab: nodes.Lab, paths: Paths) -> int:
     removed = nodes.remove_all(lab)
-    for path in (paths.inventory, paths.secrets, paths.known_hosts):
+    for path in (paths.inventory, paths.secrets, paths.known_hosts, paths.login_hashes, paths.logins):
         path.unlink(missing_ok=True)
+    shutil.rmtree(paths.ca, ignore_errors=True)
     say(f"removed {len(removed)} docker objects" if removed else f"lab {lab.name} was not up")
     return 0
 
@@ -186,6 +201,9 @@ def parser() -> argparse.ArgumentParser:
         default="debian13",
         help="Debian release of the nodes (default: %(default)s)",
     )
+    logins = commands.add_parser("logins", help="generate the front door's logins unless there are some")
+    logins.add_argument("--hashes", type=Path, help="front_door_logins for Ansible (default: next to lab_secrets.yml)")
+    logins.add_argument("--passwords", type=Path, help="the passwords (default: .lab/<name>/logins.yml)")
     commands.add_parser("status", help="show the nodes")
     commands.add_parser("down", help="remove nodes, network, volume and generated files")
     run = commands.add_parser("run-job", help="launch a job through the webserver and show where its steps ran")
@@ -237,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
                 say("error: --nodes must be at least 1")
                 return 2
             return up(lab, paths, args.nodes, args.distro)
+        if args.command == "logins":
+            hashes, passwords = args.hashes or paths.login_hashes, args.passwords or paths.logins
+            written = inventory.ensure_logins(hashes, passwords)
+            say(f"{'generated' if written else 'kept'} the logins: passwords in {passwords}, hashes in {hashes}")
+            return 0
         if args.command == "status":
             return status(lab)
         if args.command == "down":
@@ -259,11 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run-job":
             address = job.node_address(paths.inventory, args.control)
             run_config = yaml.safe_load(ssh.run(address, paths.key, paths.known_hosts, "cat", job.RUN_CONFIG))
-            return job.run_job(job.webserver_url(address), args.job, run_config, args.timeout)
+            door = job.front_door(paths.state, paths.inventory, args.control)
+            return job.run_job(door, args.job, run_config, args.timeout, paths.logins)
         if args.command == "ui-check":
-            address = job.node_address(paths.inventory, args.control)
             screenshot = args.screenshot or paths.state / "ui-run.png"
-            return browser.check_run(job.webserver_url(address), args.job, args.run, screenshot)
+            door = job.front_door(paths.state, paths.inventory, args.control)
+            return browser.check_run(door, args.job, args.run, screenshot)
         unknown = set(args.distros) - set(image.SUITES)
         if unknown:
             say(f"error: unknown distro {', '.join(sorted(unknown))}; choose from {', '.join(sorted(image.SUITES))}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,21 @@ import yaml  # type: ignore[import-untyped]
 from lab.dagster_client import FINISHED, Client, DagsterError, Step, location_of, steps_from_events, table
 
 RUN_CONFIG = "/etc/dagster/run_config.yaml"
-WEBSERVER_PORT = 3000
+# In a lab's state directory: the generated front door logins, and the lab CA (role lab_ca).
+LOGINS_FILE = "logins.yml"
+CA_DIR = "ca"
+
+
+@dataclass(frozen=True)
+class FrontDoor:
+    """The deployment's front door as the controller reaches it: HTTPS signed by the lab CA, one login."""
+
+    url: str
+    cafile: Path
+    login: tuple[str, str]
+
+    def client(self) -> Client:
+        return Client(self.url, login=self.login, cafile=self.cafile)
 
 
 def node_address(nodes_inventory: Path, host: str) -> str:
@@ -23,8 +38,11 @@ def node_address(nodes_inventory: Path, host: str) -> str:
     return address
 
 
-def webserver_url(address: str) -> str:
-    return f"http://{address}:{WEBSERVER_PORT}"
+def front_door(state: Path, nodes_inventory: Path, control: str, role: str = "operator") -> FrontDoor:
+    """The front door of a lab whose files are in `state`, with the login generated for `role`."""
+    logins = yaml.safe_load((state / LOGINS_FILE).read_text())
+    url = f"https://{node_address(nodes_inventory, control)}"
+    return FrontDoor(url, state / CA_DIR / "ca.crt", (role, logins[role]))
 
 
 def run_page_url(url: str, run_id: str) -> str:
@@ -63,8 +81,8 @@ def wait_with_progress(client: Client, run_id: str, timeout: float, poll: float 
         time.sleep(poll)
 
 
-def run_job(url: str, job: str, run_config: dict[str, Any], timeout: float) -> int:
-    client = Client(url)
+def run_job(door: FrontDoor, job: str, run_config: dict[str, Any], timeout: float, logins: Path) -> int:
+    client = door.client()
     location = location_of(client, job)
     started = time.monotonic()
     run_id = client.launch(location, job, run_config)
@@ -80,6 +98,7 @@ def run_job(url: str, job: str, run_config: dict[str, Any], timeout: float) -> i
     print()
     hosts = sorted({s.host for s in report.steps.values() if s.host})
     print(f"run {run_id}: {status} in {time.monotonic() - started:.1f} s; steps ran on {', '.join(hosts) or 'no host'}")
-    print(f"UI: {run_page_url(url, run_id)}")
+    print(f"UI: {run_page_url(door.url, run_id)} (HTTPS from the lab CA {door.cafile})")
+    print(f"logins: operator (full UI) and viewer (read-only), passwords in {logins}")
     print("logs: journalctl -u 'dagster-*' on the nodes; step output in the UI")
     return 0 if status == "SUCCESS" else 1

@@ -15,7 +15,7 @@ cleanup() { "${lab[@]}" down; }
 trap cleanup EXIT
 
 "${lab[@]}" up --nodes "${LAB_NODES:-4}" --distro "${LAB_DISTRO:-debian13}"
-deploy() { ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml site.yml "$@"; }
+deploy() { ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml playbooks/lab-ca.yml site.yml "$@"; }
 
 deploy
 "${lab[@]}" run-job --job fan_out_job

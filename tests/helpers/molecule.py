@@ -15,6 +15,7 @@ from testinfra.host import Host
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 from lab.dagster_client import Client
+from lab.job import FrontDoor
 
 
 def inventory() -> str:
@@ -36,15 +37,30 @@ def secret(name: str) -> str:
     return (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / name).read_text().split()[0]
 
 
+def password(name: str) -> str:
+    """A password the scenario generated: the random part, after the scenario's molecule_password_prefix of
+    special characters if it sets one."""
+    variables = AnsibleRunner(inventory()).get_variables(hosts_in("all")[0])
+    return str(variables.get("molecule_password_prefix", "")) + secret(name)
+
+
 def address(node: Host) -> str:
     """The node's primary IPv4 address, as the roles see it."""
     facts = node.ansible("setup", "filter=ansible_default_ipv4", check=False)
     return str(facts["ansible_facts"]["ansible_default_ipv4"]["address"])
 
 
+def front_door(role: str = "operator") -> FrontDoor:
+    """The control host's front door with the login converge.yml generated for `role` (operator or viewer)."""
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    logins = yaml.safe_load((ephemeral / "secrets" / "logins.yml").read_text())
+    url = f"https://{address(host(hosts_in('control')[0]))}"
+    return FrontDoor(url, ephemeral / "ca" / "ca.crt", (role, logins[role]))
+
+
 def webserver() -> Client:
-    """A GraphQL client of the Dagster webserver on the scenario's control host."""
-    return Client(f"http://{address(host(hosts_in('control')[0]))}:3000")
+    """A GraphQL client of the Dagster UI through the front door, as an operator."""
+    return front_door().client()
 
 
 def wait_for_webserver(client: Client, timeout: float = 180) -> None:
@@ -92,7 +108,7 @@ def changed_per_host(output: str) -> dict[str, int]:
 
 
 def playbook(name: str, *extra: str, inventory_path: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run one of the kit's playbooks (site.yml or playbooks/<name>) as molecule's provisioner does."""
+    """Run one of the kit's playbooks (site.yml, playbooks/<name>, or a path) as molecule's provisioner does."""
     project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(project / "roles"), ANSIBLE_FORCE_COLOR="0")
     config = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import bcrypt
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from lab import cli, docker, image, inventory, nodes, ssh
 
@@ -43,9 +45,11 @@ def test_nodes_inventory_holds_connection_details_only(tmp_path: Path) -> None:
         tmp_path / "key",
         tmp_path / "known_hosts",
         "debian13",
+        tmp_path / "ca",
     )
     assert 'node1:\n      ansible_host: "10.0.0.2"' in text
     assert "StrictHostKeyChecking=yes" in text
+    assert yaml.safe_load(text)["all"]["vars"]["lab_ca_dir"] == str(tmp_path / "ca")
     for group in ("broker", "database", "workers", "control"):
         assert group not in text
 
@@ -62,6 +66,33 @@ def test_secrets_are_private_random_and_kept(tmp_path: Path) -> None:
     assert other.read_text() != first
     for name in inventory.SECRET_NAMES:
         assert f"{name}: " in first
+
+
+def test_the_front_door_gets_hashes_and_the_lab_keeps_the_passwords(tmp_path: Path) -> None:
+    hashes, passwords_file = tmp_path / "front_door_logins.yml", tmp_path / "logins.yml"
+    assert inventory.ensure_logins(hashes, passwords_file) is True
+    for written in (hashes, passwords_file):
+        assert written.stat().st_mode & 0o777 == 0o600
+    passwords = yaml.safe_load(passwords_file.read_text())
+    logins = yaml.safe_load(hashes.read_text())["front_door_logins"]
+    assert sorted(passwords) == ["operator", "viewer"]
+    assert [(login["name"], login["role"]) for login in logins] == [("operator", "operator"), ("viewer", "viewer")]
+    for login in logins:
+        assert passwords[login["name"]] not in hashes.read_text()
+        assert bcrypt.checkpw(passwords[login["name"]].encode(), login["password_hash"].encode())
+        assert not bcrypt.checkpw(b"wrong", login["password_hash"].encode())
+    first = hashes.read_text()
+    assert inventory.ensure_logins(hashes, passwords_file) is False
+    assert hashes.read_text() == first
+
+
+def test_logins_are_generated_again_when_the_passwords_are_gone(tmp_path: Path) -> None:
+    hashes, passwords_file = tmp_path / "front_door_logins.yml", tmp_path / "logins.yml"
+    inventory.ensure_logins(hashes, passwords_file)
+    first = hashes.read_text()
+    passwords_file.unlink()
+    assert inventory.ensure_logins(hashes, passwords_file) is True
+    assert passwords_file.exists() and hashes.read_text() != first
 
 
 def test_up_refuses_zero_nodes(capsys: pytest.CaptureFixture[str]) -> None:

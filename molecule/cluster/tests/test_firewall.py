@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from helpers.molecule import address, host, hosts_in
@@ -12,13 +13,17 @@ CONTROL = hosts_in("control")[0]  # also broker and database in this scenario
 WORKERS = hosts_in("workers")
 
 
-def reachable_from_here(name: str, port: int) -> bool:
-    """From the docker host, which is in no inventory group."""
+def answers(ip: str, port: int) -> bool:
+    """Whether a TCP connection from the docker host, which is in no inventory group, is accepted."""
     try:
-        socket.create_connection((address(host(name)), port), timeout=3).close()
+        socket.create_connection((ip, port), timeout=3).close()
     except OSError:
         return False
     return True
+
+
+def reachable_from_here(name: str, port: int) -> bool:
+    return answers(address(host(name)), port)
 
 
 def reachable_from(source: str, target: str, port: int) -> bool:
@@ -39,8 +44,27 @@ def test_the_dagster_hosts_reach_the_broker_and_the_database(worker: str, port: 
     assert reachable_from(worker, CONTROL, port)
 
 
-def test_the_webserver_is_open_to_its_ui_sources() -> None:
-    assert reachable_from_here(CONTROL, 3000)
+# What a host outside the inventory, among the UI sources but not the admin, SSH or monitoring ones, may reach.
+OPEN_FROM_THE_UI_SOURCES = {"control": {80, 443}, "broker": set(), "database": set(), "workers": set()}
+
+
+def listening_ports(name: str) -> set[int]:
+    """Every TCP port something listens on in the node's network namespace, on any address."""
+    output = host(name).check_output("ss -Hltn")
+    return {int(line.split()[3].rsplit(":", 1)[1]) for line in output.splitlines()}
+
+
+@pytest.mark.parametrize("name", sorted({CONTROL, *WORKERS}))
+def test_from_outside_the_inventory_only_the_intended_ports_answer(name: str) -> None:
+    """A port nothing listens on cannot answer, so probing every listening port covers every port."""
+    ports, ip = sorted(listening_ports(name)), address(host(name))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answered = pool.map(lambda port: answers(ip, port), ports)
+        answering = {port for port, ok in zip(ports, answered, strict=True) if ok}
+    groups = [group for group in OPEN_FROM_THE_UI_SOURCES if name in hosts_in(group)]
+    intended = set().union(*(OPEN_FROM_THE_UI_SOURCES[group] for group in groups))
+    assert len(ports) > len(intended), f"{name} listens on {sorted(ports)} only: the test would prove little"
+    assert answering == intended, f"{name}: listening {sorted(ports)}, answering {sorted(answering)}"
 
 
 @pytest.mark.parametrize("name", sorted({CONTROL, *WORKERS}))

@@ -14,7 +14,12 @@ from helpers.molecule import host, hosts_in, secret, webserver
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 DAGSTER_NODES = sorted(set(hosts_in("control")) | set(hosts_in("workers")))
-CONTROL_UNITS = {"dagster-code-server.service", "dagster-webserver.service", "dagster-daemon.service"}
+CONTROL_UNITS = {
+    "dagster-code-server.service",
+    "dagster-webserver.service",
+    "dagster-webserver-read-only.service",
+    "dagster-daemon.service",
+}
 MAX_EXPOSURE = 4.0
 EXPOSURE = re.compile(r"Overall exposure level for (?P<unit>\S+): (?P<score>[\d.]+)")
 FIGURES = PROJECT / ".cache/exposure.json"

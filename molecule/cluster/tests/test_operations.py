@@ -78,9 +78,10 @@ def test_stopping_one_queue_on_one_host_leaves_everything_else_running(worker_wi
 
 
 def flower(path: str, credentials: str | None = None) -> tuple[int, str]:
-    """GET a Flower page from the control node itself; (HTTP status, body)."""
+    """GET a Flower page (served under /flower/) from the control node itself; (HTTP status, body)."""
     auth = f"-u {shlex.quote(credentials)} " if credentials else ""
-    command = f"curl -s -o /tmp/flower-body -w '%{{http_code}}' {auth}http://127.0.0.1:5555{path}; cat /tmp/flower-body"
+    url = f"http://127.0.0.1:5555/flower{path}"
+    command = f"curl -s -o /tmp/flower-body -w '%{{http_code}}' {auth}{url}; cat /tmp/flower-body"
     output = host(CONTROL).check_output(command)
     return int(output[:3]), output[3:]
 

@@ -6,7 +6,7 @@ import json
 import shlex
 import time
 
-from helpers.molecule import address, host, hosts_in, secret
+from helpers.molecule import address, host, hosts_in, password
 
 BROKER = hosts_in("broker")[0]
 DATABASE = hosts_in("database")[0]
@@ -33,8 +33,8 @@ def postgres_from_worker(sslmode: str) -> str:
         "except psycopg2.OperationalError as error:\n"
         "    print(error)\n"
     )
-    password = shlex.quote(secret("postgresql_dagster_password"))
-    return host(WORKER).check_output(f"PGPASSWORD={password} {VENV_PYTHON} -c {shlex.quote(script)}")
+    quoted_password = shlex.quote(password("postgresql_dagster_password"))
+    return host(WORKER).check_output(f"PGPASSWORD={quoted_password} {VENV_PYTHON} -c {shlex.quote(script)}")
 
 
 def test_the_broker_listens_for_amqps_only() -> None:

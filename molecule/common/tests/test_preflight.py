@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
 import yaml
 from helpers.molecule import changed_per_host, hosts_in, playbook
@@ -17,6 +18,9 @@ CONTROL, WORKER = hosts_in("all")  # the scenario's Debian 12 and Debian 13 node
 FIRST_CHANGING_PLAY = "PLAY [Prepare every node]"
 
 Inventory = dict[str, Any]
+# The front door's certificate and key: preflight only checks that the files exist (site() writes them).
+FRONT_DOOR_FILES = {"front_door_tls_cert_file": "front-door.crt", "front_door_tls_key_file": "front-door.key"}
+LOGIN_HASH = bcrypt.hashpw(b"a login password", bcrypt.gensalt(4)).decode()
 
 
 def good_inventory() -> Inventory:
@@ -27,6 +31,11 @@ def good_inventory() -> Inventory:
                 "ansible_connection": "community.docker.docker",
                 "rabbitmq_app_password": secrets.token_urlsafe(24),
                 "postgresql_dagster_password": secrets.token_urlsafe(24),
+                "front_door_logins": [
+                    {"name": "alice", "role": "operator", "password_hash": LOGIN_HASH},
+                    {"name": "bob", "role": "viewer", "password_hash": LOGIN_HASH},
+                ],
+                **{name: f"{{{{ inventory_dir }}}}/{file}" for name, file in FRONT_DOOR_FILES.items()},
             },
             "children": {
                 "broker": {"hosts": {CONTROL: None}},
@@ -136,12 +145,24 @@ BAD_INVENTORIES: list[tuple[str, Callable[[Inventory], None], str]] = [
      f"postgresql_tls_enabled is true on {CONTROL} but postgresql_tls_cert_file"),
     ("late ack with unbounded runs", set_vars(dagster_config_run_max_runtime_seconds=0),
      "dagster_config_run_max_runtime_seconds is 0"),
+    ("broker password ending in a space", set_vars(rabbitmq_app_password=secrets.token_urlsafe(24) + " "),
+     "starts or ends with white space"),
+    ("front door without an operator", set_vars(front_door_logins=[{"name": "bob", "role": "viewer",
+                                                                      "password_hash": LOGIN_HASH}]),
+     f"front_door_logins on {CONTROL} needs at least one operator"),
+    ("front door login with a plain password", set_vars(front_door_logins=[{"name": "alice", "role": "operator",
+                                                                              "password_hash": "hunter2hunter2"}]),
+     "and a bcrypt hash for each"),
+    ("front door without its certificate", drop_var("front_door_tls_cert_file"),
+     f"{CONTROL} serves the UI over HTTPS and needs front_door_tls_cert_file"),
 ]  # fmt: skip
 
 
 def site(inventory: Inventory, tmp_path: Path, name: str = "site.yml") -> subprocess.CompletedProcess[str]:
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory))
+    for file in FRONT_DOOR_FILES.values():
+        (tmp_path / file).write_text("stand-in\n")
     return playbook(name, inventory_path=str(path))
 
 

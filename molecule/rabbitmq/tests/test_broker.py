@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import secrets
 import shlex
+import tempfile
+from pathlib import Path
 
 import pytest
-from helpers.molecule import address, host, hosts_in, secret
+import yaml
+from helpers.molecule import address, host, hosts_in, password, playbook, secret
 
 BROKERS = hosts_in("broker")
 CLIENT = host(hosts_in("workers")[0])
+SET_PASSWORD = Path(__file__).resolve().parent.parent / "set_password.yml"
 
 # Runs on the client node: log in, publish one message, get it back; prints the
 # outcome as JSON so the test can assert on what happened, not on an exit code.
@@ -48,7 +53,7 @@ def probe(broker: str, user: str, password: str, vhost: str) -> dict[str, object
 
 @pytest.mark.parametrize("broker", BROKERS)
 def test_app_user_publishes_and_consumes_on_its_vhost(broker: str) -> None:
-    outcome = probe(broker, "dagster", secret("rabbitmq_app_password"), "dagster")
+    outcome = probe(broker, "dagster", password("rabbitmq_app_password"), "dagster")
     assert outcome == {"login": True, "body": "ping from the client"}
 
 
@@ -64,7 +69,7 @@ def test_guest_cannot_log_in(broker: str) -> None:
 
 @pytest.mark.parametrize("broker", BROKERS)
 def test_app_user_has_no_rights_on_other_vhosts(broker: str) -> None:
-    outcome = probe(broker, "dagster", secret("rabbitmq_app_password"), "/")
+    outcome = probe(broker, "dagster", password("rabbitmq_app_password"), "/")
     assert outcome["login"] is False
 
 
@@ -110,3 +115,33 @@ def test_the_running_broker_has_exactly_the_plugins_the_role_lists(broker: str) 
     assert listed == {"rabbitmq_management", "rabbitmq_prometheus"}
     running = host(broker).check_output("rabbitmqctl eval 'rabbit_plugins:active().'")
     assert "rabbitmq_management" in running and "rabbitmq_prometheus" in running
+
+
+def set_password_while_watching(broker: str, new_password: str) -> str:
+    """Run the role's user tasks with `new_password` while the broker samples its process list; the samples."""
+    node = host(broker)
+    node.check_output("systemd-run --unit=ps-sampler --collect sh -c 'while :; do ps -eo args; done > /tmp/ps-samples'")
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".yml") as extra:
+            yaml.safe_dump({"rabbitmq_app_password": new_password}, extra)
+            extra.flush()
+            result = playbook(str(SET_PASSWORD), "-e", f"@{extra.name}", "--limit", broker)
+        assert result.returncode == 0, result.stdout[-3000:]
+    finally:
+        node.run("systemctl stop ps-sampler")
+    return node.check_output("cat /tmp/ps-samples")
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_the_password_never_shows_in_the_process_list_while_it_is_set(broker: str) -> None:
+    scenario_password, random_part = password("rabbitmq_app_password"), secret("rabbitmq_app_password")
+    new_random_part = secrets.token_hex(16)
+    new_password = scenario_password.replace(random_part, new_random_part)
+    changed = set_password_while_watching(broker, new_password)
+    assert probe(broker, "dagster", new_password, "dagster")["login"] is True
+    restored = set_password_while_watching(broker, scenario_password)
+    assert probe(broker, "dagster", scenario_password, "dagster")["login"] is True
+    for samples in (changed, restored):
+        # The sampler saw the commands that carry the password, so it would have seen the password in them.
+        assert "authenticate_user dagster" in samples and "change_password dagster" in samples
+        assert random_part not in samples and new_random_part not in samples
