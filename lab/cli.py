@@ -204,6 +204,7 @@ def parser() -> argparse.ArgumentParser:
     logins = commands.add_parser("logins", help="generate the front door's logins unless there are some")
     logins.add_argument("--hashes", type=Path, help="front_door_logins for Ansible (default: next to lab_secrets.yml)")
     logins.add_argument("--passwords", type=Path, help="the passwords (default: .lab/<name>/logins.yml)")
+    logins.add_argument("--prefix", default="", help="characters each password starts with (tests: special ones)")
     commands.add_parser("status", help="show the nodes")
     commands.add_parser("down", help="remove nodes, network, volume and generated files")
     run = commands.add_parser("run-job", help="launch a job through the webserver and show where its steps ran")
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             return up(lab, paths, args.nodes, args.distro)
         if args.command == "logins":
             hashes, passwords = args.hashes or paths.login_hashes, args.passwords or paths.logins
-            written = inventory.ensure_logins(hashes, passwords)
+            written = inventory.ensure_logins(hashes, passwords, args.prefix)
             say(f"{'generated' if written else 'kept'} the logins: passwords in {passwords}, hashes in {hashes}")
             return 0
         if args.command == "status":

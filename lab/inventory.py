@@ -65,12 +65,13 @@ def hash_password(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_COST)).decode()
 
 
-def ensure_logins(hashes: Path, passwords: Path) -> bool:
+def ensure_logins(hashes: Path, passwords: Path, prefix: str = "") -> bool:
     """Unless both files exist, generate a front door login per role: `hashes` gets front_door_logins for
-    Ansible (bcrypt hashes only), `passwords` the passwords for people and the lab's clients. True if written."""
+    Ansible (bcrypt hashes only), `passwords` the passwords (`prefix` and a random part) for people and the
+    lab's clients. True if written."""
     if hashes.exists() and passwords.exists():
         return False
-    generated = {role: secrets.token_urlsafe(18) for role in LOGIN_ROLES}
+    generated = {role: prefix + secrets.token_urlsafe(18) for role in LOGIN_ROLES}
     lines = ["---", "# Written by `lab up` (hashes of the passwords in the lab's logins.yml); ignored by git."]
     lines += ["front_door_logins:"] + [
         f"  - {{name: {json.dumps(role)}, role: {json.dumps(role)}, password_hash: {json.dumps(hash_password(word))}}}"

@@ -86,6 +86,16 @@ def test_the_front_door_gets_hashes_and_the_lab_keeps_the_passwords(tmp_path: Pa
     assert hashes.read_text() == first
 
 
+def test_a_login_password_may_start_with_any_character(tmp_path: Path) -> None:
+    hashes, passwords_file = tmp_path / "front_door_logins.yml", tmp_path / "logins.yml"
+    prefix = "\"'\\$%/@: "
+    inventory.ensure_logins(hashes, passwords_file, prefix)
+    passwords = yaml.safe_load(passwords_file.read_text())
+    for login in yaml.safe_load(hashes.read_text())["front_door_logins"]:
+        assert passwords[login["name"]].startswith(prefix)
+        assert bcrypt.checkpw(passwords[login["name"]].encode(), login["password_hash"].encode())
+
+
 def test_logins_are_generated_again_when_the_passwords_are_gone(tmp_path: Path) -> None:
     hashes, passwords_file = tmp_path / "front_door_logins.yml", tmp_path / "logins.yml"
     inventory.ensure_logins(hashes, passwords_file)
