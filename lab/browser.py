@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ VIEWPORT_WIDTH, VIEWPORT_HEIGHT = 1600, 1100
 SECTION_TITLE = re.compile(r"^(Preparing|Executing|Errored|Succeeded) \((\d+)\)$")
 DURATION = re.compile(r"^\d+:\d\d:\d\d$")
 PAGE_HEADER = '[class*="PageHeader_titleAndTags"]'
+BROKER_UI_PATH = "/rabbitmq/"
 RUN_STATES = {"Queued", "Starting", "Started", "Success", "Failure", "Canceling", "Canceled", "Not started"}
 
 
@@ -101,39 +104,112 @@ def read_sections(page: Page) -> tuple[dict[str, list[str]], dict[str, int]]:
     return sections, counts
 
 
-def read_run_page(door: FrontDoor, run_id: str, screenshot: Path | None, timeout: float = 90.0) -> RunPage:
-    """Log in through the front door, load the run's page, read its status tag and step sections, optionally
-    save a screenshot. Chromium is not told of the lab CA: the GraphQL client checks the certificate first."""
+@contextmanager
+def _browser_page(door: FrontDoor, timeout: float) -> Iterator[Page]:
+    """A headless Chromium page logged in to the front door. Chromium is not told of the lab CA: the GraphQL
+    client checks the certificate first."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} not found: install Debian's chromium package (make bootstrap does)")
     # Chromium's sandbox refuses to run as root; the lab runs as root on a throwaway machine.
     arguments = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=arguments)
+        try:
+            page = browser.new_page(
+                viewport={"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT},
+                http_credentials={"username": door.login[0], "password": door.login[1]},
+                ignore_https_errors=True,
+            )
+            page.set_default_timeout(timeout * 1000)
+            yield page
+        finally:
+            browser.close()
+
+
+def read_run_page(door: FrontDoor, run_id: str, screenshot: Path | None, timeout: float = 90.0) -> RunPage:
+    """Log in through the front door, load the run's page, read its status tag and step sections, optionally
+    save a screenshot."""
     page_url = run_page_url(door.url, run_id)
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=arguments)
+        with _browser_page(door, timeout) as page:
+            page.goto(page_url, wait_until="networkidle")
             try:
-                page = browser.new_page(
-                    viewport={"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT},
-                    http_credentials={"username": door.login[0], "password": door.login[1]},
-                    ignore_https_errors=True,
-                )
-                page.set_default_timeout(timeout * 1000)
-                page.goto(page_url, wait_until="networkidle")
-                try:
-                    sections, counts = read_sections(page)
-                    status = header_status(page.locator(PAGE_HEADER).first.inner_text())
-                finally:  # also when reading failed: the screenshot shows what the browser saw
-                    if screenshot:
-                        lower_divider(page, VIEWPORT_HEIGHT // 2)
-                        screenshot.parent.mkdir(parents=True, exist_ok=True)
-                        page.screenshot(path=str(screenshot))
-                return RunPage(f"Chromium {browser.version}", status, sections, counts)
-            finally:
-                browser.close()
+                sections, counts = read_sections(page)
+                status = header_status(page.locator(PAGE_HEADER).first.inner_text())
+            finally:  # also when reading failed: the screenshot shows what the browser saw
+                if screenshot:
+                    lower_divider(page, VIEWPORT_HEIGHT // 2)
+                    screenshot.parent.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(screenshot))
+            return RunPage(
+                f"Chromium {page.context.browser.version if page.context.browser else '?'}", status, sections, counts
+            )
     except Error as error:
         first_line = (error.message.strip().splitlines() or ["?"])[0]
         raise RuntimeError(f"headless Chromium could not read {page_url}: {first_line}") from error
+
+
+@dataclass(frozen=True)
+class BrokerPage:
+    """What RabbitMQ's management UI shows after its own login: the user it names and the queues it lists."""
+
+    user: str
+    versions: str
+    queues: list[str]
+
+
+def read_broker_page(door: FrontDoor, screenshot: Path | None, timeout: float = 60.0) -> BrokerPage:
+    """Through the front door, answer RabbitMQ's own login form with the same front door login (the proxy
+    checks it, then presents the broker administrator's), and read the user and the queues the UI shows."""
+    page_url = f"{door.url}{BROKER_UI_PATH}"
+    try:
+        with _browser_page(door, timeout) as page:
+            page.goto(page_url, wait_until="networkidle")
+            page.fill('input[name="username"]', door.login[0])
+            page.fill('input[name="password"]', door.login[1])
+            page.click('input[type="submit"]')
+            page.goto(page_url + "#/queues", wait_until="networkidle")
+            try:
+                user = page.locator("#logout").inner_text()
+                page.locator("#main table.list").first.wait_for()
+                queues = page.locator("#main table.list tbody td a").all_inner_texts()
+                versions = page.locator("#versions").inner_text()
+            finally:
+                if screenshot:
+                    screenshot.parent.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(screenshot))
+            return BrokerPage(" ".join(user.split()), " ".join(versions.split()), queues)
+    except Error as error:
+        first_line = (error.message.strip().splitlines() or ["?"])[0]
+        raise RuntimeError(f"headless Chromium could not read {page_url}: {first_line}") from error
+
+
+def check_broker(door: FrontDoor, screenshot: Path, administrator: str = "dagster-admin") -> int:
+    """The management UI test: RabbitMQ's UI logs in through the door and lists the deployment's queues."""
+    started = time.monotonic()
+    page = read_broker_page(door, screenshot)
+    print(f"ui-check: {door.url}{BROKER_UI_PATH} as {door.login[0]} ({time.monotonic() - started:.1f} s)")
+    print(f"  header: {page.user or '-'}; {page.versions or '-'}")
+    print(f"  queues: {', '.join(page.queues) or '-'}")
+    print(f"  screenshot: {screenshot}")
+    found = broker_problems(page, administrator)
+    for problem in found:
+        print(f"ui-check: error: {problem}")
+    if not found:
+        print(f"ui-check: RabbitMQ's management UI is logged in and lists {len(page.queues)} queues")
+    return 1 if found else 0
+
+
+def broker_problems(page: BrokerPage, administrator: str) -> list[str]:
+    """Why the management UI does not show the administrator logged in and a task queue (empty when it does)."""
+    found = []
+    if page.user.split() != ["User", administrator]:
+        found.append(f"the UI's header reads {page.user!r}, not User {administrator}")
+    # Celery's transient queues (events, remote control) exist as soon as a worker connects; a task queue
+    # is declared by the worker that serves it.
+    if not [queue for queue in page.queues if not queue.startswith("celeryev.") and not queue.endswith(".pidbox")]:
+        found.append(f"no task queue listed (only {', '.join(page.queues) or 'nothing'})")
+    return found
 
 
 def check_run(door: FrontDoor, job: str, run_id: str | None, screenshot: Path) -> int:

@@ -216,6 +216,9 @@ def parser() -> argparse.ArgumentParser:
     ui.add_argument("--run", help="check this run instead")
     ui.add_argument("--control", default="node1", help="lab node running the webserver (default: %(default)s)")
     ui.add_argument("--screenshot", type=Path, help="where to save the page (default: .lab/<name>/ui-run.png)")
+    ui.add_argument(
+        "--broker", action="store_true", help="log in to RabbitMQ's management UI (/rabbitmq/) instead of a run page"
+    )
     picture = commands.add_parser("fleet", help="draw the deployment: hosts, groups, queues, releases (live)")
     picture.add_argument(
         "--topology",
@@ -286,9 +289,10 @@ def main(argv: list[str] | None = None) -> int:
             door = job.front_door(paths.state, paths.inventory, args.control)
             return job.run_job(door, args.job, run_config, args.timeout, paths.logins)
         if args.command == "ui-check":
-            screenshot = args.screenshot or paths.state / "ui-run.png"
             door = job.front_door(paths.state, paths.inventory, args.control)
-            return browser.check_run(door, args.job, args.run, screenshot)
+            if args.broker:
+                return browser.check_broker(door, args.screenshot or paths.state / "ui-broker.png")
+            return browser.check_run(door, args.job, args.run, args.screenshot or paths.state / "ui-run.png")
         unknown = set(args.distros) - set(image.SUITES)
         if unknown:
             say(f"error: unknown distro {', '.join(sorted(unknown))}; choose from {', '.join(sorted(image.SUITES))}")

@@ -13,7 +13,7 @@ import yaml  # type: ignore[import-untyped]
 from lab.nodes import Node
 
 # Secrets the topology needs; generated once per lab, never committed.
-SECRET_NAMES = ("rabbitmq_app_password", "postgresql_dagster_password")
+SECRET_NAMES = ("rabbitmq_app_password", "postgresql_dagster_password", "rabbitmq_management_password")
 # The front door's logins, one per role, each named after its role.
 LOGIN_ROLES = ("operator", "viewer")
 # nginx checks the hash on every request: cost 10 took 51 ms of a CPU here (roles/front_door/README.md).
@@ -51,11 +51,14 @@ def write_private(path: Path, text: str) -> None:
 
 
 def ensure_secrets(path: Path) -> bool:
-    """Write fresh random secrets unless the file exists. True if written."""
-    if path.exists():
+    """Write a random value for each secret the file lacks, keeping those it has. True if written."""
+    existing = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    missing = [name for name in SECRET_NAMES if name not in existing]
+    if not missing:
         return False
+    values = {name: existing.get(name) or secrets.token_urlsafe(24) for name in SECRET_NAMES}
     lines = ["---", "# Written by `lab up` with random values; ignored by git. `lab down` removes it."]
-    lines += [f"{name}: {json.dumps(secrets.token_urlsafe(24))}" for name in SECRET_NAMES]
+    lines += [f"{name}: {json.dumps(value)}" for name, value in values.items()]
     write_private(path, "\n".join(lines) + "\n")
     return True
 

@@ -21,6 +21,8 @@ deploy
 "${lab[@]}" run-job --job fan_out_job
 # The UI in a real browser: the run page shows every step of that run succeeded.
 "${lab[@]}" ui-check --job fan_out_job
+# RabbitMQ's management UI through the same door: its own login form, answered with the operator's login.
+"${lab[@]}" ui-check --broker
 # The fleet picture from the live lab: every worker serves its queues, one release everywhere.
 "${lab[@]}" fleet --svg "$state/fleet.svg" | tee "$state/fleet.txt"
 for worker in node2 node3 node4; do

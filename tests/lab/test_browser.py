@@ -60,3 +60,20 @@ def test_section_titles_match_only_state_and_count() -> None:
     assert browser.SECTION_TITLE.match("Succeeded (7)")
     assert not browser.SECTION_TITLE.match("Succeeded (7) generate")
     assert not browser.SECTION_TITLE.match("Skipped (1)")
+
+
+def test_the_broker_ui_passes_with_its_administrator_and_a_task_queue() -> None:
+    shown = browser.BrokerPage("User dagster-admin", "RabbitMQ 4.0.5", ["dagster", "dagster@node2.celery.pidbox"])
+    assert browser.broker_problems(shown, "dagster-admin") == []
+
+
+def test_the_broker_ui_fails_on_its_login_form_or_without_task_queues() -> None:
+    login_form = browser.BrokerPage("", "", [])
+    assert browser.broker_problems(login_form, "dagster-admin") == [
+        "the UI's header reads '', not User dagster-admin",
+        "no task queue listed (only nothing)",
+    ]
+    transient_only = browser.BrokerPage("User dagster-admin", "", ["celeryev.1", "dagster@node2.celery.pidbox"])
+    assert browser.broker_problems(transient_only, "dagster-admin") == [
+        "no task queue listed (only celeryev.1, dagster@node2.celery.pidbox)"
+    ]

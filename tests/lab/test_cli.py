@@ -68,6 +68,16 @@ def test_secrets_are_private_random_and_kept(tmp_path: Path) -> None:
         assert f"{name}: " in first
 
 
+def test_a_secret_added_to_the_kit_is_generated_for_an_existing_lab(tmp_path: Path) -> None:
+    path = tmp_path / "lab_secrets.yml"
+    path.write_text('---\nrabbitmq_app_password: "kept-as-it-was"\n')
+    assert inventory.ensure_secrets(path) is True
+    written = yaml.safe_load(path.read_text())
+    assert written["rabbitmq_app_password"] == "kept-as-it-was"
+    assert set(written) == set(inventory.SECRET_NAMES)
+    assert all(len(value) >= 24 for value in written.values() if value != "kept-as-it-was")
+
+
 def test_the_front_door_gets_hashes_and_the_lab_keeps_the_passwords(tmp_path: Path) -> None:
     hashes, passwords_file = tmp_path / "front_door_logins.yml", tmp_path / "logins.yml"
     assert inventory.ensure_logins(hashes, passwords_file) is True

@@ -44,6 +44,12 @@ def test_the_dagster_hosts_reach_the_broker_and_the_database(worker: str, port: 
     assert reachable_from(worker, CONTROL, port)
 
 
+@pytest.mark.parametrize("worker", WORKERS)
+def test_only_the_front_door_reaches_the_management_port(worker: str) -> None:
+    assert reachable_from(worker, CONTROL, 5671), "the worker reaches no broker port: the test would prove nothing"
+    assert not reachable_from(worker, CONTROL, 15672)
+
+
 # What a host outside the inventory, among the UI sources but not the admin, SSH or monitoring ones, may reach.
 OPEN_FROM_THE_UI_SOURCES = {"control": {80, 443}, "broker": set(), "database": set(), "workers": set()}
 

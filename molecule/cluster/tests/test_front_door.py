@@ -4,13 +4,14 @@ and nothing behind it reachable from outside the control node."""
 from __future__ import annotations
 
 import http.client
+import json
 import ssl
 import urllib.error
 import urllib.request
 from typing import Any
 
 import pytest
-from helpers.molecule import address, front_door, host, hosts_in
+from helpers.molecule import address, front_door, host, hosts_in, password
 
 from lab.dagster_client import Client, DagsterError, basic_auth, location_of
 from lab.job import FrontDoor
@@ -67,7 +68,31 @@ def test_flower_is_behind_the_door_for_operators_only() -> None:
     operator, viewer = front_door("operator"), front_door("viewer")
     status, page = fetch(operator, "/flower/", operator.login)
     assert status == 200 and "flower" in page.lower()
-    assert fetch(viewer, "/flower/", viewer.login)[0] == 403
+    assert fetch(viewer, "/flower/", viewer.login)[0] == 401  # the operators' realm does not know the viewer
+    assert fetch(viewer, "/flower/", None)[0] == 401
+
+
+def test_rabbitmq_management_is_behind_the_door_for_operators_only() -> None:
+    operator, viewer = front_door("operator"), front_door("viewer")
+    status, page = fetch(operator, "/rabbitmq/", operator.login)
+    assert status == 200 and "<title>RabbitMQ Management</title>" in page
+    # The door presents the broker administrator's login for the operator's; over HTTPS here (TLS is on),
+    # with the broker's certificate checked.
+    status, body = fetch(operator, "/rabbitmq/api/whoami", operator.login)
+    assert status == 200 and json.loads(body)["name"] == "dagster-admin"
+    # The request reaches the broker as the client sent it: the vhost "/" stays %2F.
+    status, body = fetch(operator, "/rabbitmq/api/vhosts/%2F", operator.login)
+    assert status == 200 and json.loads(body)["name"] == "/"
+    status, body = fetch(operator, "/rabbitmq/api/queues/dagster?columns=name,consumers", operator.login)
+    served = {queue["name"]: queue["consumers"] for queue in json.loads(body)}
+    assert status == 200 and served.get("dagster", 0) > 0, served
+    assert fetch(viewer, "/rabbitmq/api/whoami", viewer.login)[0] == 401
+    assert fetch(viewer, "/rabbitmq/", None)[0] == 401
+    # The broker's own login is no way in: the door knows only its logins.
+    broker_administrator = ("dagster-admin", password("rabbitmq_management_password"))
+    assert fetch(operator, "/rabbitmq/api/whoami", broker_administrator)[0] == 401
+    # Before its login the UI asks for the version and the OAuth settings; the door answers, telling nothing.
+    assert fetch(operator, "/rabbitmq/api/version", None) == (200, '"behind-the-front-door"')
 
 
 @pytest.mark.parametrize("port", sorted(BEHIND_THE_DOOR))

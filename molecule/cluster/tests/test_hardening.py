@@ -79,7 +79,12 @@ def test_a_dagster_unit_writes_only_to_the_shared_directory_and_dagster_home(nam
     assert "chown: changing ownership of '/tmp/sandbox-probe': Operation not permitted" in refused
 
 
-SECRETS = ("rabbitmq_app_password", "postgresql_dagster_password", "dagster_control_flower_password")
+SECRETS = (
+    "rabbitmq_app_password",
+    "postgresql_dagster_password",
+    "dagster_control_flower_password",
+    "rabbitmq_management_password",
+)
 
 
 @pytest.mark.parametrize("name", sorted(set(DAGSTER_NODES) | set(hosts_in("broker")) | set(hosts_in("database"))))

@@ -31,6 +31,7 @@ def good_inventory() -> Inventory:
                 "ansible_connection": "community.docker.docker",
                 "rabbitmq_app_password": secrets.token_urlsafe(24),
                 "postgresql_dagster_password": secrets.token_urlsafe(24),
+                "rabbitmq_management_password": secrets.token_urlsafe(24),
                 "front_door_logins": [
                     {"name": "alice", "role": "operator", "password_hash": LOGIN_HASH},
                     {"name": "bob", "role": "viewer", "password_hash": LOGIN_HASH},
@@ -147,6 +148,8 @@ BAD_INVENTORIES: list[tuple[str, Callable[[Inventory], None], str]] = [
      "dagster_config_run_max_runtime_seconds is 0"),
     ("broker password ending in a space", set_vars(rabbitmq_app_password=secrets.token_urlsafe(24) + " "),
      "starts or ends with white space"),
+    ("broker administrator with a short password", set_vars(rabbitmq_management_password="short"),
+     f"The broker's management login on {CONTROL} needs a user other than the application user"),
     ("front door without an operator", set_vars(front_door_logins=[{"name": "bob", "role": "viewer",
                                                                       "password_hash": LOGIN_HASH}]),
      f"front_door_logins on {CONTROL} needs at least one operator"),
