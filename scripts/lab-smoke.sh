@@ -2,7 +2,7 @@
 # Smoke run of the README's main command on a lab of its own (it never touches
 # the user's lab): up, deploy, the example job through Celery and its run page
 # in headless Chromium, the fleet picture, deploy again with nothing changed,
-# another project by variable and its job, down.
+# a create-dagster project with a uv.lock by variable and its job, down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +44,9 @@ fi
 python -m bench --results "$state/bench" report --no-readme
 echo "lab-smoke: second run of site.yml changed nothing"
 
-# Another Dagster project, by variable only: it deploys and its job runs.
-deploy -e "dagster_release_project_dir=$PWD/tests/fixtures/other_project"
-"${lab[@]}" run-job --job other_job
-"${lab[@]}" ui-check --job other_job
+# Another Dagster project, by variable only, in create-dagster's layout (src/, hatchling,
+# [tool.dg.project], @definitions) with a uv.lock: the release installs the locked versions,
+# and its first op fails unless humanize is the lock's 4.9.0 (PyPI has newer ones).
+deploy -e "dagster_release_project_dir=$PWD/tests/fixtures/locked_project"
+"${lab[@]}" run-job --job locked_job
+"${lab[@]}" ui-check --job locked_job

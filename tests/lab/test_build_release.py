@@ -1,14 +1,20 @@
-"""The release builder's id: derived from version and content, stable, and blind to build leftovers."""
+"""The release builder: its id (derived from version and content, stable, blind to build leftovers), the module
+a project names in either pyproject convention, and how a uv.lock is checked against the kit's pins. Building real
+wheelhouses runs in the lab smoke run (the example project, and tests/fixtures/locked_project with its uv.lock)."""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "roles/dagster_release/files/build_release.py"
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "roles/dagster_release/files/build_release.py"
+LOCKED_PROJECT = REPO / "tests/fixtures/locked_project"
 spec = importlib.util.spec_from_file_location("build_release", SCRIPT)
 assert spec and spec.loader
 build_release = importlib.util.module_from_spec(spec)
@@ -62,3 +68,62 @@ def test_project_without_module_name_is_refused(project: Path) -> None:
     (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\n')
     with pytest.raises(SystemExit, match="module_name"):
         build_release.metadata(project)
+
+
+def pyproject_with(tmp_path: Path, tool: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "my-project"\nversion = "1.2.3"\n{tool}')
+    return tmp_path
+
+
+def test_the_classic_convention_names_module_and_location(tmp_path: Path) -> None:
+    meta = build_release.metadata(
+        pyproject_with(tmp_path, '[tool.dagster]\nmodule_name = "pkg.defs"\ncode_location_name = "x"\n')
+    )
+    assert (meta["module_name"], meta["location_name"]) == ("pkg.defs", "x")
+
+
+def test_create_dagsters_convention_loads_root_module_definitions_under_the_projects_name(tmp_path: Path) -> None:
+    meta = build_release.metadata(pyproject_with(tmp_path, '[tool.dg.project]\nroot_module = "my_project"\n'))
+    assert (meta["module_name"], meta["location_name"]) == ("my_project.definitions", "my-project")
+
+
+def test_create_dagsters_convention_takes_a_target_module_and_a_name(tmp_path: Path) -> None:
+    tool = '[tool.dg.project]\nroot_module = "p"\ncode_location_target_module = "p.all"\ncode_location_name = "n"\n'
+    meta = build_release.metadata(pyproject_with(tmp_path, tool))
+    assert (meta["module_name"], meta["location_name"]) == ("p.all", "n")
+
+
+def test_a_project_naming_no_module_is_refused_with_both_conventions_named(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"\[tool.dagster\] module_name, or \[tool.dg.project\] root_module"):
+        build_release.metadata(pyproject_with(tmp_path, ""))
+
+
+def test_a_lock_agreeing_with_the_pins_has_no_conflict() -> None:
+    locked = ["dagster==1.13.27", "colorama==0.4.6 ; sys_platform == 'win32'", "Dagster_Celery==0.29.27"]
+    assert build_release.pin_conflicts(locked, ["dagster==1.13.27", "dagster-celery==0.29.27", "celery==5.7.0"]) == []
+
+
+def test_a_lock_holding_another_version_of_a_pin_is_a_conflict_naming_both() -> None:
+    locked = ["dagster==1.13.29", "celery==5.7.0 ; python_version >= '3.10'"]
+    assert build_release.pin_conflicts(locked, ["dagster==1.13.27", "celery==5.7.0"]) == [
+        "dagster: the kit pins 1.13.27, uv.lock holds 1.13.29"
+    ]
+
+
+def test_the_fixtures_lock_exports_humanize_below_its_newest_release() -> None:
+    locked = build_release.locked_requirements(LOCKED_PROJECT)
+    assert "humanize==4.9.0" in locked
+    assert not [line for line in locked if line.startswith("locked-project")]  # the project itself is built
+
+
+def test_a_stale_lock_is_refused(tmp_path: Path) -> None:
+    stale = shutil.copytree(LOCKED_PROJECT, tmp_path / "stale")
+    pyproject = stale / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"humanize>=4",', '"humanize>=4",\n    "tabulate",'))
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--project", str(stale), "--cache", str(tmp_path / "cache"), "--python=3.13"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "needs to be updated" in result.stderr

@@ -140,7 +140,13 @@ def long_steps_job() -> None:
 
 
 def _make_link(index: int, queue: str):  # type: ignore[no-untyped-def]
-    @op(name=f"link_{index}", tags={"dagster-celery/queue": queue}, ins={"after": In(Nothing)})
+    # The kit's release check refuses an op on a queue no worker host serves, unless the op says that
+    # consumers are added on demand, as the tests do for HOLD_QUEUE.
+    tags = {"dagster-celery/queue": queue} | (
+        {"dagster-celery-kit/served-on-demand": "true"} if queue == HOLD_QUEUE else {}
+    )
+
+    @op(name=f"link_{index}", tags=tags, ins={"after": In(Nothing)})
     def link(context: OpExecutionContext, config: SleepConfig) -> Output[dict]:
         context.log.info(f"link {index}: sleeping {config.seconds} s")
         _sleep(config)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -55,17 +56,67 @@ def name_and_version(project: Path) -> tuple[str, str, dict[str, object]]:
 
 
 def metadata(project: Path) -> dict[str, str]:
+    """The module the code server loads and the location's name, from either convention of pyproject.toml:
+    [tool.dagster] (module_name, code_location_name) or create-dagster's [tool.dg.project] (root_module,
+    code_location_target_module defaulting to <root_module>.definitions). The location's name is
+    code_location_name from either table, or the project's name."""
     name, version, pyproject = name_and_version(project)
     tool = pyproject.get("tool", {})
     dagster = tool.get("dagster", {}) if isinstance(tool, dict) else {}
-    if "module_name" not in dagster:
-        raise SystemExit(f"{project}/pyproject.toml needs [tool.dagster] module_name (the module defining Definitions)")
+    dg = tool.get("dg", {}) if isinstance(tool, dict) else {}
+    dg_project = dg.get("project", {}) if isinstance(dg, dict) else {}
+    if "module_name" in dagster:
+        module = dagster["module_name"]
+    elif "root_module" in dg_project:
+        module = dg_project.get("code_location_target_module", f"{dg_project['root_module']}.definitions")
+    else:
+        raise SystemExit(
+            f"{project}/pyproject.toml does not say which module defines the Dagster definitions: set "
+            "[tool.dagster] module_name, or [tool.dg.project] root_module as create-dagster does (the module "
+            "loaded is then <root_module>.definitions, or code_location_target_module)"
+        )
     return {
         "project": name,
         "version": version,
-        "module_name": dagster["module_name"],
-        "location_name": dagster.get("code_location_name", name),
+        "module_name": module,
+        "location_name": dagster.get("code_location_name", dg_project.get("code_location_name", name)),
     }
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_requirements(project: Path) -> list[str]:
+    """The project's uv.lock as pinned requirements with their environment markers, exported by uv: every
+    package the project needs (not the project itself, not the dev group). Empty without a lock. uv refuses
+    a lock that no longer matches pyproject.toml."""
+    if not (project / "uv.lock").is_file():
+        return []
+    uv = Path(sys.executable).with_name("uv")
+    if not uv.exists():
+        raise SystemExit(f"{project} has a uv.lock, but uv is not installed next to {sys.executable}")
+    argv = [str(uv), "export", "--locked", "--no-dev", "--no-emit-workspace", "--no-hashes", "--no-header"]
+    proc = subprocess.run([*argv, "--no-annotate", "--project", str(project)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"uv could not export {project}/uv.lock:\n{proc.stderr.strip()}")
+    return [line.strip() for line in proc.stdout.splitlines() if line.strip() and not line.startswith(("#", "-"))]
+
+
+def pin_conflicts(locked: list[str], pins: list[str]) -> list[str]:
+    """Each platform pin the lock holds at another version, naming both."""
+    versions: dict[str, set[str]] = {}
+    for line in locked:
+        requirement = line.split(";")[0].strip()
+        name, _, version = requirement.partition("==")
+        versions.setdefault(canonical(name), set()).add(version.strip())
+    conflicts = []
+    for pin in pins:
+        name, _, version = pin.partition("==")
+        held = versions.get(canonical(name))
+        if held and held != {version}:
+            conflicts.append(f"{name}: the kit pins {version}, uv.lock holds {', '.join(sorted(held))}")
+    return conflicts
 
 
 def pip(*args: str) -> None:
@@ -83,10 +134,13 @@ def manylinux_platforms(arch: str) -> list[str]:
     return [arg for tag in tags for arg in ("--platform", tag)]
 
 
-def build_wheelhouse(projects: list[Path], pins: list[str], python: str, arch: str, target: Path) -> None:
+def build_wheelhouse(
+    projects: list[Path], pins: list[str], locked: list[str], python: str, arch: str, target: Path
+) -> None:
     """Download every wheel the target Python needs, offline-installable, into a tar.
 
-    projects: the user's project first, then the kit's own packages shipped in every release."""
+    projects: the user's project first, then the kit's own packages shipped in every release. locked: the
+    project's lock as requirements, so that pip resolves nothing the lock has decided."""
     with tempfile.TemporaryDirectory(prefix="wheelhouse-") as tmp:
         wheels = Path(tmp) / "wheels"
         for index, project in enumerate(projects):
@@ -108,8 +162,9 @@ def build_wheelhouse(projects: list[Path], pins: list[str], python: str, arch: s
             *manylinux_platforms(arch),
             *map(str, project_wheels),
             *pins,
+            *locked,
         )
-        requirements = [f"{name}=={version}" for name, version, _ in map(name_and_version, projects)] + pins
+        requirements = [f"{name}=={version}" for name, version, _ in map(name_and_version, projects)] + pins + locked
         (wheels / "requirements.txt").write_text("\n".join(requirements) + "\n")
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
@@ -141,6 +196,14 @@ def main() -> None:
     if not (project / "pyproject.toml").is_file():
         raise SystemExit(f"{project} is not a Python project (no pyproject.toml)")
     meta = metadata(project)
+    locked = locked_requirements(project)
+    conflicts = pin_conflicts(locked, args.pin)
+    if conflicts:
+        raise SystemExit(
+            f"{project}/uv.lock disagrees with the kit's platform pins (dagster_release_platform_packages):\n  "
+            + "\n  ".join(conflicts)
+            + "\nLock the project with the kit's versions (uv add 'dagster==<kit version>' ...), or change the pins."
+        )
     projects = [project, *(path.resolve() for path in args.with_projects)]
     release_id = args.release_id or f"{meta['version']}-{content_digest(projects, args.pin)[:10]}"
     changed = False
@@ -148,10 +211,11 @@ def main() -> None:
     for python in sorted(set(args.python)):
         target = args.cache / release_id / f"wheelhouse-py{python}-{args.arch}.tar"
         if not target.exists():
-            build_wheelhouse(projects, args.pin, python, args.arch, target)
+            build_wheelhouse(projects, args.pin, locked, python, args.arch, target)
             changed = True
         wheelhouses[python] = str(target)
-    print(json.dumps({"release_id": release_id, **meta, "wheelhouses": wheelhouses, "changed": changed}))
+    lock = {"lock": "uv.lock", "locked_packages": len(locked)} if locked else {"lock": "", "locked_packages": 0}
+    print(json.dumps({"release_id": release_id, **meta, **lock, "wheelhouses": wheelhouses, "changed": changed}))
 
 
 if __name__ == "__main__":
