@@ -104,9 +104,10 @@ def test_a_broker_restart_mid_run_is_survived_by_the_run(client: Client, fault_r
         {"run": report.status, "serving_again_seconds": back_after, "step_starts": starts, "last": last_events},
     )
     # Step results are in PostgreSQL, so the orchestrator never loses them. A step running while the broker
-    # restarts loses its unacknowledged message and runs again (at-least-once): at most twice.
+    # restarts loses its unacknowledged message and runs again (at-least-once): usually twice, and once, on
+    # 2026-12-01, three times (docs/upgrades.md). More would be a redelivery loop.
     assert report.status == "SUCCESS", report.failures
-    assert all(1 <= count <= 2 for count in starts.values()), starts
+    assert all(1 <= count <= 3 for count in starts.values()), starts
 
 
 def test_a_restarted_worker_host_serves_its_queues_again() -> None:
