@@ -15,7 +15,6 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 QUEUE_TAG = "dagster-celery/queue"
 PRIORITY_TAG = "dagster-celery/priority"
@@ -153,7 +152,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queues-by-host", required=True, help='JSON: {"worker host": ["queue", ...]}')
     parser.add_argument("--default-queue", default="dagster", help="queue of ops without a queue tag")
     parser.add_argument("--non-celery", choices=["warn", "refuse"], default="warn")
-    parser.add_argument("--record", type=Path, help="after a pass, write the table here")
     args = parser.parse_args(argv)
     served = hosts_by_queue(json.loads(args.queues_by_host))
     jobs = describe(args.module, args.default_queue)
@@ -163,11 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     found = problems(jobs, served, refuse)
     for problem in found:
         print(f"refused: {problem}", file=sys.stderr)
-    if found:
-        return 1
-    if args.record:
-        args.record.write_text(report + "\n")
-    return 0
+    return 1 if found else 0
 
 
 if __name__ == "__main__":
