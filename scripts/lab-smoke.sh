@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Smoke run of the README's main command on a lab of its own (it never touches
-# the user's lab): up, deploy, the example job through Celery and its run page
-# in headless Chromium, the fleet picture, deploy again with nothing changed,
-# a create-dagster project with a uv.lock by variable and its job, down.
+# the user's lab), with two code locations: up, deploy, the example job through
+# Celery and its run page in headless Chromium, the fleet picture, deploy again
+# with nothing changed, the second location's job (a create-dagster project
+# with a uv.lock), an upgrade of that location alone (the other's code server
+# keeps its process) and its job again, down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +13,24 @@ state=.lab/$name
 nodes_inventory=$state/nodes.yml
 lab=(python -m lab --name "$name" --inventory "$nodes_inventory")
 
-cleanup() { "${lab[@]}" down; }
+cleanup() { "${lab[@]}" down; rm -rf "$state/group_vars/all/code_locations.yml" "$state/locked_project"; }
 trap cleanup EXIT
 
 "${lab[@]}" up --nodes "${LAB_NODES:-4}" --distro "${LAB_DISTRO:-debian13}"
 deploy() { ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml playbooks/lab-ca.yml site.yml "$@"; }
+
+# Two code locations, in the lab's inventory (group_vars next to its nodes.yml), so every playbook below
+# deploys both: the example, and a project in create-dagster's layout (src/, hatchling, [tool.dg.project],
+# @definitions) with a uv.lock, copied here so that a new release of it can be made below. Its release
+# installs the locked versions in a venv of its own: its first op fails unless humanize is the lock's
+# 4.9.0 (PyPI has newer ones).
+locked=$PWD/$state/locked_project
+rm -rf "$locked" && cp -r tests/fixtures/locked_project "$locked"
+cat >"$state/group_vars/all/code_locations.yml" <<LOCATIONS
+dagster_release_locations:
+  - project_dir: $PWD/files/example_project
+  - project_dir: $locked
+LOCATIONS
 
 deploy
 "${lab[@]}" run-job --job fan_out_job
@@ -44,9 +59,29 @@ fi
 python -m bench --results "$state/bench" report --no-readme
 echo "lab-smoke: second run of site.yml changed nothing"
 
-# Another Dagster project, by variable only, in create-dagster's layout (src/, hatchling,
-# [tool.dg.project], @definitions) with a uv.lock: the release installs the locked versions,
-# and its first op fails unless humanize is the lock's 4.9.0 (PyPI has newer ones).
-deploy -e "dagster_release_project_dir=$PWD/tests/fixtures/locked_project"
+# The second location's job, through its own workers.
 "${lab[@]}" run-job --job locked_job
 "${lab[@]}" ui-check --job locked_job
+
+# A new release of that location alone, rolled out by upgrade.yml: the example's code server keeps its
+# process, the locked project's restarts on the new release.
+code_server_pid() {  # the main process of a code location's code server on the control node
+  ansible -i "$nodes_inventory" -i inventories/lab/topology.yml control -b -m ansible.builtin.command \
+    -a "systemctl show -p MainPID --value dagster-code-server@$1" 2>/dev/null | tail -n 1
+}
+example_before=$(code_server_pid example)
+locked_before=$(code_server_pid locked_project)
+echo "# a new release of locked_project" >>"$locked/src/locked_project/definitions.py"
+ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml playbooks/upgrade.yml
+example_after=$(code_server_pid example)
+locked_after=$(code_server_pid locked_project)
+echo "lab-smoke: code servers: example $example_before -> $example_after, locked_project $locked_before -> $locked_after"
+if [ "${example_before:-0}" = 0 ] || [ "$example_after" != "$example_before" ]; then
+  echo "lab-smoke: upgrading locked_project restarted the example's code server" >&2
+  exit 1
+fi
+if [ "${locked_after:-0}" = 0 ] || [ "$locked_after" = "$locked_before" ]; then
+  echo "lab-smoke: locked_project's code server did not restart on its new release" >&2
+  exit 1
+fi
+"${lab[@]}" run-job --job locked_job

@@ -17,6 +17,18 @@ from testinfra.utils.ansible_runner import AnsibleRunner
 from lab.dagster_client import Client
 from lab.job import FrontDoor
 
+# The scenarios deploy the example project: one code location, whose workers are <location>.<queue>.
+LOCATION = "example"
+
+
+def worker_instance(queue: str, location: str = LOCATION) -> str:
+    """The worker of a location's queue: its systemd instance, broker queue and Celery node name before '@'."""
+    return f"{location}.{queue}"
+
+
+def worker_unit(queue: str, location: str = LOCATION) -> str:
+    return f"dagster-celery-worker@{worker_instance(queue, location)}.service"
+
 
 def inventory() -> str:
     """The scenario's whole inventory directory: molecule's hosts plus linked topology and vars."""

@@ -5,6 +5,7 @@ wheelhouses runs in the lab smoke run (the example project, and tests/fixtures/l
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
@@ -127,3 +128,25 @@ def test_a_stale_lock_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "needs to be updated" in result.stderr
+
+
+def describe(project: Path, *extra: str) -> dict[str, str]:
+    argv = [sys.executable, str(SCRIPT), "--project", str(project), "--describe", *extra]
+    result = subprocess.run(argv, capture_output=True, text=True, check=True)
+    described: dict[str, str] = json.loads(result.stdout)
+    return described
+
+
+def test_describe_names_module_and_location_and_builds_nothing(project: Path) -> None:
+    assert describe(project) == {
+        "project": "demo",
+        "version": "1.2.3",
+        "module_name": "demo.defs",
+        "location_name": "demo",
+        "project_dir": str(project),
+    }
+    assert not (project / "build").exists()
+
+
+def test_the_inventory_may_rename_a_location(project: Path) -> None:
+    assert describe(project, "--location-name", "finance")["location_name"] == "finance"

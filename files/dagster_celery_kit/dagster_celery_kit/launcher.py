@@ -4,7 +4,8 @@ Dagster's DefaultRunLauncher starts a run's orchestrator as a child of the code
 server, so a restart of the code server (a deploy, an upgrade, a rollback) kills
 every run in flight. This launcher asks systemd for ``dagster-run@<run id>.service``
 instead: the run outlives restarts of the code server, webserver and daemon and a
-release switch, because it runs from the release venv it was launched with.
+release switch, because it runs from the release venv of its code location that
+was current when it was launched.
 
 The Dagster processes run unprivileged and sandboxed, so they cannot start units.
 They write a request file named ``<run id>.<verb>`` into ``requests_dir``; a path
@@ -72,6 +73,15 @@ def health(state: Mapping[str, str]) -> tuple[WorkerStatus, str]:
     )
 
 
+def run_venv(job_code_origin: Any) -> Path:
+    """The release venv of the run's code location: the one its code server runs from, as the code server
+    reports it (`--use-python-environment-entry-point`). The run keeps it through a later release switch.
+    Without it, the venv of this process."""
+    executable = getattr(getattr(job_code_origin, "repository_origin", None), "executable_path", None)
+    # Not resolved itself: a venv's python is a link to the system's interpreter.
+    return Path(executable).parent.parent.resolve() if executable else Path(sys.prefix).resolve()
+
+
 class SystemdRunLauncher(RunLauncher, ConfigurableClass):
     """Launches each run as dagster-run@<run id>.service, through the kit's dispatcher."""
 
@@ -96,18 +106,16 @@ class SystemdRunLauncher(RunLauncher, ConfigurableClass):
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]) -> SystemdRunLauncher:
         return cls(inst_data=inst_data, **config_value)
 
-    def _request(self, run_id: str, verb: str, command: str | None = None) -> None:
+    def _request(self, run_id: str, verb: str, command: str | None = None, venv: Path | None = None) -> None:
         if command is not None:
-            # The release this process runs from: the run keeps it through a later release switch.
-            release_venv = Path(sys.prefix).resolve()
             write_atomically(
                 self._runs_dir / f"{run_id}.env",
-                f"DAGSTER_RUN_VENV={release_venv}\nDAGSTER_RUN_COMMAND={command}\n",
+                f"DAGSTER_RUN_VENV={venv}\nDAGSTER_RUN_COMMAND={command}\n",
             )
         write_atomically(self._requests_dir / f"{run_id}.{verb}", "")
 
     def _start(self, run: Any, command: str) -> None:
-        self._request(run.run_id, "start", command)
+        self._request(run.run_id, "start", command, run_venv(run.job_code_origin))
         self._instance.report_engine_event(
             f"Requested {unit_name(run.run_id)} to {command} the run.", run, cls=self.__class__
         )

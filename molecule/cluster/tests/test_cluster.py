@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.molecule import changed_per_host, host, hosts_in, inventory
+from helpers.molecule import changed_per_host, host, hosts_in, inventory, worker_instance, worker_unit
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 from lab.dagster_client import Client, RunReport, location_of
@@ -70,9 +70,9 @@ def test_worker_host_runs_exactly_its_queues_as_dagster(name: str) -> None:
         for line in listing.splitlines()
         if line.strip()
     }
-    assert running == set(queues_of(name))
+    assert running == {worker_instance(queue) for queue in queues_of(name)}
     for queue, concurrency in queues_of(name).items():
-        unit = f"dagster-celery-worker@{queue}.service"
+        unit = worker_unit(queue)
         pid = node.check_output(f"systemctl show -p MainPID --value {unit}")
         assert node.check_output(f"ps -o user= -p {pid}") == "dagster"
         children = node.check_output(f"ps -o pid= --ppid {pid}").split()
@@ -103,7 +103,7 @@ def test_every_step_ran_on_a_host_serving_its_queue(fan_out: RunReport) -> None:
     for step in fan_out.steps.values():
         assert step.queue, f"{step.key}: no queue recorded"
         assert step.host in serving(step.queue), f"{step.key} on {step.worker}, queue {step.queue}"
-        assert step.worker.startswith(f"{step.queue}@")
+        assert step.worker.startswith(f"{worker_instance(step.queue)}@")
 
 
 def test_output_written_on_one_host_is_read_on_another(
@@ -125,7 +125,7 @@ def test_output_written_on_one_host_is_read_on_another(
 def test_queued_steps_are_picked_in_priority_order(client: Client, run_config: dict[str, Any]) -> None:
     heavy_hosts = sorted(serving("heavy"))
     for name in heavy_hosts:
-        host(name).check_output("systemctl stop dagster-celery-worker@heavy.service")
+        host(name).check_output(f"systemctl stop {worker_unit('heavy')}")
     try:
         launched = {}
         location = location_of(client, "release_probe_job")
@@ -143,7 +143,7 @@ def test_queued_steps_are_picked_in_priority_order(client: Client, run_config: d
         # One worker comes back; with prefetch 1 it reserves as many steps as it
         # has pool processes, so the lowest-priority step must be the one left waiting.
         first = heavy_hosts[0]
-        host(first).check_output("systemctl start dagster-celery-worker@heavy.service")
+        host(first).check_output(f"systemctl start {worker_unit('heavy')}")
         for run_id in launched.values():
             assert client.wait(run_id, timeout=180) == "SUCCESS"
         started = {p: client.report(r).steps["report_release"].started for p, r in launched.items()}
@@ -151,7 +151,7 @@ def test_queued_steps_are_picked_in_priority_order(client: Client, run_config: d
         assert started[1] > max(started[5], started[9]), started  # type: ignore[type-var]
     finally:
         for name in heavy_hosts:
-            host(name).check_output("systemctl start dagster-celery-worker@heavy.service")
+            host(name).check_output(f"systemctl start {worker_unit('heavy')}")
 
 
 def recap(name: str) -> dict[str, int]:
@@ -173,5 +173,5 @@ def test_a_queue_that_left_the_inventory_is_stopped_and_disabled() -> None:
     assert changed[CHANGED_HOST] > 0
     assert all(count == 0 for name, count in changed.items() if name != CHANGED_HOST), changed
     node = host(CHANGED_HOST)
-    assert not node.service("dagster-celery-worker@extra").is_running
-    assert not node.service("dagster-celery-worker@extra").is_enabled
+    assert not node.service(worker_unit("extra")).is_running
+    assert not node.service(worker_unit("extra")).is_enabled

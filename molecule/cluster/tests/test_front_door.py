@@ -11,7 +11,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from helpers.molecule import address, front_door, host, hosts_in, password
+from helpers.molecule import address, front_door, host, hosts_in, password, worker_instance
 
 from lab.dagster_client import Client, DagsterError, basic_auth, location_of
 from lab.job import FrontDoor
@@ -85,7 +85,7 @@ def test_rabbitmq_management_is_behind_the_door_for_operators_only() -> None:
     assert status == 200 and json.loads(body)["name"] == "/"
     status, body = fetch(operator, "/rabbitmq/api/queues/dagster?columns=name,consumers", operator.login)
     served = {queue["name"]: queue["consumers"] for queue in json.loads(body)}
-    assert status == 200 and served.get("dagster", 0) > 0, served
+    assert status == 200 and served.get(worker_instance("dagster"), 0) > 0, served
     assert fetch(viewer, "/rabbitmq/api/whoami", viewer.login)[0] == 401
     assert fetch(viewer, "/rabbitmq/", None)[0] == 401
     # The broker's own login is no way in: the door knows only its logins.

@@ -10,12 +10,12 @@ import shlex
 from pathlib import Path
 
 import pytest
-from helpers.molecule import host, hosts_in, secret, webserver
+from helpers.molecule import LOCATION, host, hosts_in, secret, webserver
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 DAGSTER_NODES = sorted(set(hosts_in("control")) | set(hosts_in("workers")))
 CONTROL_UNITS = {
-    "dagster-code-server.service",
+    f"dagster-code-server@{LOCATION}.service",
     "dagster-webserver.service",
     "dagster-webserver-read-only.service",
     "dagster-daemon.service",
@@ -104,3 +104,11 @@ def test_stored_run_configs_reference_the_secrets_instead_of_holding_them() -> N
     for run in runs:
         for name_of_secret in SECRETS:
             assert secret(name_of_secret) not in run["runConfigYaml"], run["runId"]
+
+
+def test_a_database_dump_on_a_control_node_leaves_the_database_serving() -> None:
+    """The Dagster services' sandbox removes its user's IPC objects when a unit stops; the dump runs as postgres
+    and must not get it, or the server's shared memory goes with the dump's end (node1 is database and control)."""
+    database = host(hosts_in("database")[0])
+    database.check_output("systemctl start postgresql-dagster-backup.service")
+    assert database.check_output("runuser -u postgres -- psql -Atc 'select 1'") == "1"

@@ -8,7 +8,17 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.molecule import changed_per_host, host, hosts_in, inventory, playbook, secret
+from helpers.molecule import (
+    LOCATION,
+    changed_per_host,
+    host,
+    hosts_in,
+    inventory,
+    playbook,
+    secret,
+    worker_instance,
+    worker_unit,
+)
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 CONTROL = hosts_in("control")[0]
@@ -36,13 +46,14 @@ def test_status_shows_releases_services_and_queue_depths_and_changes_nothing() -
     output, changed = run_ok("status.yml")
     assert set(changed.values()) == {0}, changed
     for name in DAGSTER_NODES:
-        release = Path(host(name).check_output("readlink -f /opt/dagster/current")).name
-        assert f"{name} release={release}" in output
+        release = Path(host(name).check_output(f"readlink -f /opt/dagster/locations/{LOCATION}/current")).name
+        assert f"{name} release={LOCATION} {release}" in output
     assert "dagster-webserver=running" in output
+    assert f"dagster-code-server@{LOCATION}=running" in output
     assert "rabbitmq-server=running" in output
-    assert "dagster-celery-worker@heavy=running" in output
+    assert f"dagster-celery-worker@{worker_instance('heavy')}=running" in output
     for queue in ("dagster", "heavy"):
-        assert f"queue {queue} on {BROKER}/dagster: ready=" in output
+        assert f"queue {worker_instance(queue)} on {BROKER}/dagster: ready=" in output
 
 
 def test_worker_list_shows_what_each_worker_consumes() -> None:
@@ -50,7 +61,7 @@ def test_worker_list_shows_what_each_worker_consumes() -> None:
     assert set(changed.values()) == {0}, changed
     for name in WORKERS:
         for queue in queues_of(name):
-            assert f"{queue}@{name}: queues {queue}, " in output
+            assert f"{worker_instance(queue)}@{name}: queues {worker_instance(queue)}, " in output
 
 
 @pytest.fixture
@@ -66,15 +77,15 @@ def test_stopping_one_queue_on_one_host_leaves_everything_else_running(worker_wi
         _, changed = run_ok("worker-service.yml", "-l", name, "-e", "dagster_ops_action=stop", "-e",
                             f"dagster_ops_queue={stopped}")  # fmt: skip
         assert changed == {name: 1}
-        assert not node.service(f"dagster-celery-worker@{stopped}").is_running
-        assert node.service(f"dagster-celery-worker@{other}").is_running
+        assert not node.service(worker_unit(stopped)).is_running
+        assert node.service(worker_unit(other)).is_running
         for peer in WORKERS:
             if peer != name and stopped in queues_of(peer):
-                assert host(peer).service(f"dagster-celery-worker@{stopped}").is_running
+                assert host(peer).service(worker_unit(stopped)).is_running
     finally:
         _, changed = run_ok("worker-service.yml", "-l", name, "-e", "dagster_ops_action=start")
     assert changed == {name: 1}
-    assert all(node.service(f"dagster-celery-worker@{q}").is_running for q in queues_of(name))
+    assert all(node.service(worker_unit(q)).is_running for q in queues_of(name))
 
 
 def flower(path: str, credentials: str | None = None) -> tuple[int, str]:
@@ -89,7 +100,7 @@ def flower(path: str, credentials: str | None = None) -> tuple[int, str]:
 def test_flower_shows_the_workers_to_its_user_only() -> None:
     assert flower("/api/workers?refresh=1")[0] == 401
     credentials = f"admin:{secret('dagster_control_flower_password')}"
-    expected = {f"{queue}@{name}" for name in WORKERS for queue in queues_of(name)}
+    expected = {f"{worker_instance(queue)}@{name}" for name in WORKERS for queue in queues_of(name)}
     seen: set[str] = set()
     deadline = time.monotonic() + 60
     # Flower asks the workers with a short timeout and keeps what answered; a loaded host may miss one round.

@@ -11,30 +11,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.molecule import host, hosts_in, playbook
+from helpers.molecule import LOCATION, host, hosts_in, playbook
 
 CONTROL = hosts_in("control")[0]
 NODES = sorted({CONTROL, *hosts_in("workers")})
 FIXTURES = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "tests/fixtures"
 CHECK_RELEASE = Path(__file__).resolve().parent.parent / "check_release.yml"
-RELEASES = "/opt/dagster/releases"
+LOCATIONS = "/opt/dagster/locations"
 
 
 def fleet_state() -> dict[str, str]:
-    """What must not move: where current points on each node, and the code server's process."""
-    state = {name: host(name).check_output("readlink /opt/dagster/current") for name in NODES}
-    state["code server"] = host(CONTROL).check_output("systemctl show -p MainPID --value dagster-code-server")
+    """What must not move: where the deployed location's current points on each node, and its code server."""
+    state = {name: host(name).check_output(f"readlink {LOCATIONS}/{LOCATION}/current") for name in NODES}
+    code_server = f"dagster-code-server@{LOCATION}"
+    state["code server"] = host(CONTROL).check_output(f"systemctl show -p MainPID --value {code_server}")
     return state
 
 
 @pytest.fixture
 def untouched_fleet() -> Iterator[None]:
-    """The fleet is as it was after the refusal; the refused release's directory is removed again."""
-    before, installed = fleet_state(), set(host(CONTROL).check_output(f"ls {RELEASES}").split())
+    """The fleet is as it was after the refusal; the refused location's directory is removed again."""
+    before, installed = fleet_state(), set(host(CONTROL).check_output(f"ls {LOCATIONS}").split())
     yield
     assert fleet_state() == before
-    for release in set(host(CONTROL).check_output(f"ls {RELEASES}").split()) - installed:
-        host(CONTROL).check_output(f"rm -rf {RELEASES}/{release}")
+    for location in set(host(CONTROL).check_output(f"ls {LOCATIONS}").split()) - installed:
+        host(CONTROL).check_output(f"rm -rf {LOCATIONS}/{location}")
 
 
 def refused(project: str, *extra: str) -> str:

@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 from helpers.molecule import (
+    LOCATION,
     changed_per_host,
     host,
     hosts_in,
     playbook,
     rollout_run_config,
+    worker_instance,
 )
 
 from lab.dagster_client import FINISHED, Client, RunReport, location_of
@@ -32,7 +34,8 @@ CONTROL = hosts_in("control")[0]
 BROKER = hosts_in("broker")[0]
 WORKERS = hosts_in("workers")
 DAGSTER_NODES = sorted({CONTROL, *WORKERS})
-QUEUES = ("dagster", "heavy")
+# The broker queues of the example location, which are also its worker instances and Celery node names.
+QUEUES = (worker_instance("dagster"), worker_instance("heavy"))
 # The two long steps start on the first host rolled (the others' consumers are off until then) and run
 # until the test releases them, this long after that host stops consuming: its drain must wait for them,
 # however long staging the release takes on the machine (60 s on a quick one, 162 s on the slowest seen).
@@ -40,12 +43,12 @@ HELD_INTO_DRAIN_SECONDS = 20
 # Then three steps in a row, the last on a queue nobody serves until the playbook has ended: the run is
 # still orchestrating when the control node switches (last), whatever the machine's speed.
 LINK_SECONDS = 10
-HOLD_QUEUE = "on_hold"
+HOLD_QUEUE = worker_instance("on_hold")
 ROLLOUT_STEPS = ("sleep_on_default", "long_step", "link_1", "link_2", "link_3")
 
 
 def current_release(name: str) -> str:
-    return Path(host(name).check_output("readlink -f /opt/dagster/current")).name
+    return Path(host(name).check_output(f"readlink -f /opt/dagster/locations/{LOCATION}/current")).name
 
 
 def worker_pids(name: str) -> dict[str, str]:

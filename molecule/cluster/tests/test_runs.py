@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.molecule import (
+    LOCATION,
     deployed_run_config,
     held_run_config,
     host,
@@ -25,7 +26,8 @@ PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 CONTROL = hosts_in("control")[0]
 WORKERS = hosts_in("workers")
 FIGURES = PROJECT / ".cache/run-figures.json"
-CONTROL_SERVICES = ("dagster-code-server", "dagster-webserver", "dagster-daemon")
+CODE_SERVER = f"dagster-code-server@{LOCATION}"
+CONTROL_SERVICES = (CODE_SERVER, "dagster-webserver", "dagster-daemon")
 # Steps of at least 90 s, held until the test releases them, so every restart below lands while they run
 # however long the deploy takes on the machine.
 LONG_STEP_SECONDS = 90
@@ -67,11 +69,11 @@ def test_a_run_outlives_restarts_of_the_control_services_and_a_deploy(client: Cl
     orchestrator = main_pid(unit)
     assert orchestrator != "0", f"{unit} is not running the run's orchestrator"
 
-    code_server = main_pid("dagster-code-server")
+    code_server = main_pid(CODE_SERVER)
     started = time.monotonic()
-    host(CONTROL).check_output("systemctl restart dagster-code-server")
+    host(CONTROL).check_output(f"systemctl restart {CODE_SERVER}")
     code_server_restart = time.monotonic() - started
-    assert main_pid("dagster-code-server") != code_server
+    assert main_pid(CODE_SERVER) != code_server
 
     host(CONTROL).check_output(f"systemctl restart {' '.join(CONTROL_SERVICES)}")
     wait_for_webserver(client)

@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.molecule import deployed_run_config, host, hosts_in
+from helpers.molecule import deployed_run_config, host, hosts_in, worker_instance, worker_unit
 
 from lab.dagster_client import Client, RunReport, location_of
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 BROKER = hosts_in("broker")[0]
 WORKERS = hosts_in("workers")
-QUEUES = ("dagster", "heavy")
+# The example location's workers: instance, broker queue and Celery node name (before @).
+QUEUES = (worker_instance("dagster"), worker_instance("heavy"))
 FIGURES = PROJECT / ".cache/fault-figures.json"
 
 
@@ -75,7 +76,7 @@ def test_a_worker_killed_mid_step_comes_back_and_its_step_is_redelivered(
 ) -> None:
     run_id, victim = launch_and_wait_for_long_step(client, fault_run_config)
     node = host(victim)
-    unit = "dagster-celery-worker@heavy.service"
+    unit = worker_unit("heavy")
     pid = node.check_output(f"systemctl show -p MainPID --value {unit}")
     node.check_output(f"kill -KILL {pid}")
     back_after = wait_until_serving(victim)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import secrets
 import subprocess
 from collections.abc import Callable
@@ -21,6 +22,7 @@ Inventory = dict[str, Any]
 # The front door's certificate and key: preflight only checks that the files exist (site() writes them).
 FRONT_DOOR_FILES = {"front_door_tls_cert_file": "front-door.crt", "front_door_tls_key_file": "front-door.key"}
 LOGIN_HASH = bcrypt.hashpw(b"a login password", bcrypt.gensalt(4)).decode()
+EXAMPLE_PROJECT = str(Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "files/example_project")
 
 
 def good_inventory() -> Inventory:
@@ -156,6 +158,13 @@ BAD_INVENTORIES: list[tuple[str, Callable[[Inventory], None], str]] = [
     ("front door login with a plain password", set_vars(front_door_logins=[{"name": "alice", "role": "operator",
                                                                               "password_hash": "hunter2hunter2"}]),
      "and a bcrypt hash for each"),
+    ("two code locations with one name", set_vars(dagster_release_locations=[{"project_dir": EXAMPLE_PROJECT},
+                                                                              {"project_dir": EXAMPLE_PROJECT}]),
+     "Code location names must be unique"),
+    ("a code location that is no project", set_vars(dagster_release_locations=[{"project_dir": "/nonexistent"}]),
+     "/nonexistent is not a Python project (no pyproject.toml)"),
+    ("a queue served for a location not deployed", queues({"name": "dagster", "concurrency": 1, "locations": ["ml"]}),
+     f"dagster_worker_queues on {WORKER} serves queues for code locations that are not deployed: dagster: ml"),
     ("front door without its certificate", drop_var("front_door_tls_cert_file"),
      f"{CONTROL} serves the UI over HTTPS and needs front_door_tls_cert_file"),
 ]  # fmt: skip

@@ -24,9 +24,9 @@ def dumps(node: Host) -> list[str]:
 @pytest.mark.parametrize("server", DATABASES)
 def test_the_dump_timer_is_scheduled(server: str) -> None:
     node = host(server)
-    assert node.service("dagster-db-backup.timer").is_enabled
-    assert node.service("dagster-db-backup.timer").is_running
-    assert node.check_output("systemctl show -p NextElapseUSecRealtime --value dagster-db-backup.timer")
+    assert node.service("postgresql-dagster-backup.timer").is_enabled
+    assert node.service("postgresql-dagster-backup.timer").is_running
+    assert node.check_output("systemctl show -p NextElapseUSecRealtime --value postgresql-dagster-backup.timer")
 
 
 @pytest.mark.parametrize("server", DATABASES)
@@ -37,7 +37,7 @@ def test_a_dump_restores_dropped_data(server: str) -> None:
         "drop table if exists backup_probe; create table backup_probe (note text); "
         "insert into backup_probe values ('kept by the dump')",
     )
-    node.check_output("systemctl start dagster-db-backup.service")
+    node.check_output("systemctl start postgresql-dagster-backup.service")
     latest = dumps(node)[0]
     sql(node, "drop table backup_probe")
     node.check_output(f"runuser -u postgres -- pg_restore --dbname=dagster --clean --if-exists {latest}")
@@ -50,7 +50,7 @@ def test_only_the_newest_dumps_are_kept(server: str) -> None:
     node = host(server)
     keep = int(AnsibleRunner(inventory()).get_variables(server)["postgresql_backup_keep"])
     for _ in range(keep + 1):
-        node.check_output("systemctl start dagster-db-backup.service && sleep 1")
+        node.check_output("systemctl start postgresql-dagster-backup.service && sleep 1")
     assert len(dumps(node)) == keep
     assert not node.check_output(f"ls -A {DUMPS} | grep partial || true")
 

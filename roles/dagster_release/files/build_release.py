@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Build a code release on the controller: one wheelhouse per target Python.
+"""Build a code location's release on the controller: one wheelhouse per target Python.
 
-A release is the user's Dagster project plus the pinned platform packages. Its id
+A release is one Dagster project (a code location) plus the pinned platform packages. Its id
 is derived from the project's version and the content of the project and the
 pins, so the same inputs always give the same id and an edit gives a new one.
-Wheelhouses are cached under --cache; building an existing one is a no-op.
+Wheelhouses are cached under --cache/<location>/<id>; building an existing one is a no-op.
 Prints one JSON object (release id, project metadata, wheelhouse paths, changed).
 """
 
@@ -177,11 +177,15 @@ def build_wheelhouse(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--project", type=Path, required=True)
-    parser.add_argument("--cache", type=Path, required=True)
-    parser.add_argument("--python", action="append", required=True, help="target Python X.Y (repeatable)")
+    parser.add_argument("--cache", type=Path, help="where wheelhouses are cached (to build)")
+    parser.add_argument("--python", action="append", default=[], help="target Python X.Y (repeatable; to build)")
     parser.add_argument("--arch", default="x86_64")
     parser.add_argument("--pin", action="append", default=[], help="pinned platform requirement (repeatable)")
     parser.add_argument("--release-id", default="", help="override the derived release id")
+    parser.add_argument("--location-name", default="", help="override the project's code location name")
+    parser.add_argument(
+        "--describe", action="store_true", help="print the project's metadata only (module, location), build nothing"
+    )
     parser.add_argument(
         "--with",
         dest="with_projects",
@@ -196,6 +200,13 @@ def main() -> None:
     if not (project / "pyproject.toml").is_file():
         raise SystemExit(f"{project} is not a Python project (no pyproject.toml)")
     meta = metadata(project)
+    if args.location_name:
+        meta["location_name"] = args.location_name
+    if args.describe:
+        print(json.dumps({**meta, "project_dir": str(project)}))
+        return
+    if args.cache is None or not args.python:
+        parser.error("building needs --cache and at least one --python")
     locked = locked_requirements(project)
     conflicts = pin_conflicts(locked, args.pin)
     if conflicts:
@@ -209,7 +220,7 @@ def main() -> None:
     changed = False
     wheelhouses = {}
     for python in sorted(set(args.python)):
-        target = args.cache / release_id / f"wheelhouse-py{python}-{args.arch}.tar"
+        target = args.cache / meta["location_name"] / release_id / f"wheelhouse-py{python}-{args.arch}.tar"
         if not target.exists():
             build_wheelhouse(projects, args.pin, locked, python, args.arch, target)
             changed = True
