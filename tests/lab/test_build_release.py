@@ -4,7 +4,6 @@ wheelhouses runs in the lab smoke run (the example project, and tests/fixtures/l
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -13,14 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.modules import load_file
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "roles/dagster_release/files/build_release.py"
 LOCKED_PROJECT = REPO / "tests/fixtures/locked_project"
-spec = importlib.util.spec_from_file_location("build_release", SCRIPT)
-assert spec and spec.loader
-build_release = importlib.util.module_from_spec(spec)
-sys.modules["build_release"] = build_release
-spec.loader.exec_module(build_release)
+build_release = load_file("roles/dagster_release/files/build_release.py", "build_release")
 
 PYPROJECT = """
 [project]

@@ -4,25 +4,9 @@ the refusals there in molecule/cluster/tests/test_release_check.py."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
+from tests.helpers.modules import load_file
 
-REPO = Path(__file__).parents[2]
-
-
-def load_check() -> ModuleType:
-    path = REPO / "files/dagster_celery_kit/dagster_celery_kit/release_check.py"
-    spec = importlib.util.spec_from_file_location("release_check", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-check = load_check()
+check = load_file("files/dagster_celery_kit/dagster_celery_kit/release_check.py", "release_check")
 SERVED = {"dagster": ["node2", "node3"], "heavy": ["node3"]}
 
 

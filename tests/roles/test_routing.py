@@ -4,24 +4,17 @@ given; the lab smoke run and the cluster scenario run jobs of real locations thr
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).parents[2]
+from tests.helpers.modules import load_file
 
 
 def load_routing() -> ModuleType:
-    path = REPO / "files/dagster_celery_kit/dagster_celery_kit/routing.py"
-    spec = importlib.util.spec_from_file_location("routing", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file("files/dagster_celery_kit/dagster_celery_kit/routing.py", "routing")
 
 
 @pytest.fixture

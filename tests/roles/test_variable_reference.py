@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import yaml  # type: ignore[import-untyped]
 
+from tests.helpers.modules import load_file
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("variable_reference", REPO / "scripts/variable_reference.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file("scripts/variable_reference.py", "variable_reference")
 
 
 def test_the_reference_is_up_to_date() -> None:
