@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench import deploy, floor, machine, report, runner
+from bench import deploy, floor, footprint, machine, report, runner
 
 RESULTS = runner.REPO / "bench" / "results"
 README = runner.REPO / "README.md"
@@ -28,6 +28,13 @@ def noop(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker_footprint(args: argparse.Namespace) -> int:
+    """Memory and processes of each worker instance of a deployed lab."""
+    fleet = runner.Fleet(args.lab, tuple(args.inventory), args.results / "logs" / args.lab)
+    record(args.results, f"footprint-{args.lab}", footprint.measure(fleet))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="bench", description=__doc__)
     cli.add_argument("--results", type=Path, default=RESULTS, help="where JSON results go (default: %(default)s)")
@@ -42,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
     again = figures.add_parser("noop", help="re-run site.yml on a deployed lab; fails if anything changed")
     again.add_argument("--lab", required=True, help="lab name")
     again.add_argument("--inventory", type=Path, action="append", required=True, help="inventory files, in order")
+    weight = figures.add_parser("footprint", help="memory and processes of each worker instance of a deployed lab")
+    weight.add_argument("--lab", required=True, help="lab name")
+    weight.add_argument("--inventory", type=Path, action="append", required=True, help="inventory files, in order")
     summary = figures.add_parser("report", help="write the README's table and the plot from the results")
     summary.add_argument("--readme", type=Path, default=README, help="README to update (default: %(default)s)")
     summary.add_argument("--no-readme", action="store_true", help="write bench.md beside the results instead")
@@ -68,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                 record(results, f"deploy-{nodes}", deploy.measure(nodes, results, full, args.runs))
         if args.figure == "noop":
             return noop(args)
+        if args.figure == "footprint":
+            return worker_footprint(args)
         if args.figure in {"report", "all"}:
             readme = None if getattr(args, "no_readme", False) else getattr(args, "readme", README)
             print(report.write(results, readme))

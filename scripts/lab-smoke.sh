@@ -58,6 +58,9 @@ if ! python -m bench --results "$state/bench" noop --lab "$name" --inventory "$n
 fi
 python -m bench --results "$state/bench" report --no-readme
 echo "lab-smoke: second run of site.yml changed nothing"
+# What a worker instance (one per location and queue) costs its host at rest.
+python -m bench --results "$state/bench" footprint --lab "$name" --inventory "$nodes_inventory" \
+  --inventory inventories/lab/topology.yml
 
 # The second location's job, through its own workers.
 "${lab[@]}" run-job --job locked_job

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from bench import machine, report, throughput, timings, topology
+from bench import footprint, machine, report, throughput, timings, topology
 from bench.cli import parser
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -219,3 +219,29 @@ def test_container_cpu_from_cgroup_v1_and_v2(tmp_path: Path) -> None:
     v1.mkdir(parents=True)
     (v1 / "cpuacct.usage").write_text("3000000000\n")
     assert timings.containers_cpu_seconds(tmp_path) == 3.0
+
+
+SHOWN = """Id=dagster-celery-worker@example.dagster.service
+MemoryCurrent=157286400
+TasksCurrent=9
+
+Id=dagster-celery-worker@ml.gpu.service
+MemoryCurrent=[not set]
+TasksCurrent=5
+
+"""
+
+
+def test_the_footprint_reads_each_worker_units_accounting() -> None:
+    assert footprint.parse(SHOWN) == [
+        {"instance": "example.dagster", "location": "example", "memory_mib": 150.0, "tasks": 9},
+        {"instance": "ml.gpu", "location": "ml", "memory_mib": None, "tasks": 5},
+    ]
+
+
+def test_the_footprint_sums_per_host_and_takes_medians() -> None:
+    summary = footprint.summarize({"node2": footprint.parse(SHOWN), "node3": footprint.parse(SHOWN)[:1]})
+    assert summary["instances"] == 3
+    assert summary["locations"] == ["example", "ml"]
+    assert summary["median_instance_memory_mib"] == 150.0
+    assert summary["per_host_memory_mib"] == {"node2": 150.0, "node3": 150.0}
