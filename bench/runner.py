@@ -17,7 +17,7 @@ import yaml  # type: ignore[import-untyped]
 
 from bench import timings, topology
 from lab import cli as lab_cli
-from lab import job, ssh
+from lab import job
 from lab.dagster_client import Client, location_of
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,9 +79,8 @@ class Fleet:
 
     def webserver(self, control: str = "node1") -> tuple[Client, dict[str, Any]]:
         """A client of the lab's webserver and the Celery run config the deployment rendered."""
-        address = job.node_address(self.nodes_inventory, control)
         key, known_hosts = self.state / "id_ed25519", self.state / "known_hosts"
-        run_config = yaml.safe_load(ssh.run(address, key, known_hosts, "cat", job.RUN_CONFIG))
+        run_config = job.deployed_run_config(self.nodes_inventory, key, known_hosts, control)
         return job.front_door(self.state, self.nodes_inventory, control).client(), run_config
 
 

@@ -13,9 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml  # type: ignore[import-untyped]
-
-from lab import browser, docker, fleet, image, inventory, job, nodes, ssh, vm
+from lab import browser, docker, fleet, image, inventory, job, names, nodes, ssh, vm
 from lab.dagster_client import DagsterError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,11 +63,12 @@ def up(lab: nodes.Lab, paths: Paths, count: int, distro: str) -> int:
     image.ensure(distro)
     nodes.create_shared_objects(lab)
     public_key = ssh.ensure_key(paths.key)
-    names = nodes.hostnames(count)
-    say(f"starting {count} {distro} nodes: {', '.join(names)}")
-    for hostname in names:
-        nodes.start(lab, hostname, image.image_name(distro))
-    for hostname in names:
+    hostnames = nodes.hostnames(count)
+    shared_dir = names.lab_names(paths.inventory)["dagster_deployment_shared_dir"]
+    say(f"starting {count} {distro} nodes: {', '.join(hostnames)}")
+    for hostname in hostnames:
+        nodes.start(lab, hostname, image.image_name(distro), shared_dir)
+    for hostname in hostnames:
         nodes.wait_for_systemd(lab.container(hostname))
         ssh.authorize(lab.container(hostname), public_key)
     described = nodes.describe(lab)
@@ -79,6 +78,7 @@ def up(lab: nodes.Lab, paths: Paths, count: int, distro: str) -> int:
     inventory.write_private(paths.known_hosts, ssh.host_keys(addresses))
     for address in addresses:
         ssh.check_login(address, paths.key, paths.known_hosts)
+    paths.inventory.parent.mkdir(parents=True, exist_ok=True)
     paths.inventory.write_text(inventory.render_nodes(described, paths.key, paths.known_hosts, distro, paths.ca))
     inventory.ensure_secrets(paths.secrets)
     inventory.ensure_logins(paths.login_hashes, paths.logins)
@@ -284,8 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fleet":
             return draw_fleet(paths, args.topology, args.source, args.svg)
         if args.command == "run-job":
-            address = job.node_address(paths.inventory, args.control)
-            run_config = yaml.safe_load(ssh.run(address, paths.key, paths.known_hosts, "cat", job.RUN_CONFIG))
+            run_config = job.deployed_run_config(paths.inventory, paths.key, paths.known_hosts, args.control)
             door = job.front_door(paths.state, paths.inventory, args.control)
             return job.run_job(door, args.job, run_config, args.timeout, paths.logins)
         if args.command == "ui-check":

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
+from lab import names, ssh
 from lab.dagster_client import FINISHED, Client, DagsterError, Step, location_of, steps_from_events, table
 
-RUN_CONFIG = "/etc/dagster/run_config.yaml"
 # In a lab's state directory: the generated front door logins, and the lab CA (role lab_ca).
 LOGINS_FILE = "logins.yml"
 CA_DIR = "ca"
@@ -36,6 +36,16 @@ def node_address(nodes_inventory: Path, host: str) -> str:
         raise RuntimeError(f"{host} is not in {nodes_inventory}; is the lab up?")
     address: str = hosts[host]["ansible_host"]
     return address
+
+
+def deployed_run_config(nodes_inventory: Path, key: Path, known_hosts: Path, control: str) -> dict[str, Any]:
+    """The Celery run config the deployment rendered on its control node."""
+    config_dir = names.lab_names(nodes_inventory)["dagster_deployment_config_dir"]
+    address = node_address(nodes_inventory, control)
+    run_config: dict[str, Any] = yaml.safe_load(
+        ssh.run(address, key, known_hosts, "cat", f"{config_dir}/run_config.yaml")
+    )
+    return run_config
 
 
 def front_door(state: Path, nodes_inventory: Path, control: str, role: str = "operator") -> FrontDoor:

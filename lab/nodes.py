@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from lab import docker
 
 LABEL_KEY = "dagster-lab"
-SHARED_PATH = "/srv/dagster"
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,9 @@ def hostnames(count: int) -> list[str]:
     return [f"node{i}" for i in range(1, count + 1)]
 
 
-def run_args(lab: Lab, hostname: str, image: str) -> list[str]:
-    """`docker run` arguments for a node that boots systemd without --privileged."""
+def run_args(lab: Lab, hostname: str, image: str, shared_dir: str) -> list[str]:
+    """`docker run` arguments for a node that boots systemd without --privileged, with the lab's volume
+    mounted at the deployment's shared directory."""
     return [
         "run",
         "--detach",
@@ -77,7 +77,7 @@ def run_args(lab: Lab, hostname: str, image: str) -> list[str]:
         "--tmpfs",
         "/tmp:rw,exec,mode=1777",
         "--volume",
-        f"{lab.volume}:{SHARED_PATH}",
+        f"{lab.volume}:{shared_dir}",
         "--stop-signal",
         "SIGRTMIN+3",
         "--env",
@@ -94,11 +94,11 @@ def create_shared_objects(lab: Lab) -> None:
         docker.docker("volume", "create", "--label", lab.label, lab.volume)
 
 
-def start(lab: Lab, hostname: str, image: str) -> None:
+def start(lab: Lab, hostname: str, image: str, shared_dir: str) -> None:
     if docker.exists("container", lab.container(hostname)):
         docker.docker("start", lab.container(hostname))
     else:
-        docker.docker(*run_args(lab, hostname, image))
+        docker.docker(*run_args(lab, hostname, image, shared_dir))
 
 
 def wait_for_systemd(container: str, timeout: float = 120.0) -> str:

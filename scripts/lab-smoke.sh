@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Smoke run of the README's main command on a lab of its own (it never touches
-# the user's lab), with two code locations: up, deploy, the example job through
+# the user's lab), with the shared names renamed (another account, home,
+# configuration, state and shared directory than the defaults) and two code
+# locations: up, deploy, the example job through
 # Celery and its run page in headless Chromium, the fleet picture, deploy again
 # with nothing changed, the second location's job (a create-dagster project
 # with a uv.lock), an upgrade of that location alone (the other's code server
@@ -13,8 +15,26 @@ state=.lab/$name
 nodes_inventory=$state/nodes.yml
 lab=(python -m lab --name "$name" --inventory "$nodes_inventory")
 
-cleanup() { "${lab[@]}" down; rm -rf "$state/group_vars/all/code_locations.yml" "$state/locked_project"; }
+cleanup() {
+  "${lab[@]}" down
+  rm -rf "$state/group_vars/all/code_locations.yml" "$state/group_vars/all/names.yml" "$state/locked_project"
+}
 trap cleanup EXIT
+
+# The shared names (role dagster_deployment), renamed: every file, unit, helper and check below must
+# follow them. Written before `up`, which mounts the lab's volume at the shared directory.
+mkdir -p "$state/group_vars/all"
+cat >"$state/group_vars/all/names.yml" <<NAMES
+dagster_deployment_user: orchestra
+dagster_deployment_group: orchestra
+dagster_deployment_uid: 1990
+dagster_deployment_gid: 1990
+dagster_deployment_home: /opt/orchestra
+dagster_deployment_config_dir: /etc/orchestra
+dagster_deployment_state_dir: /var/lib/orchestra
+dagster_deployment_run_requests_dir: /var/lib/orchestra-run-requests
+dagster_deployment_shared_dir: /data/orchestra
+NAMES
 
 "${lab[@]}" up --nodes "${LAB_NODES:-4}" --distro "${LAB_DISTRO:-debian13}"
 deploy() { ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml playbooks/lab-ca.yml site.yml "$@"; }

@@ -16,6 +16,15 @@ from testinfra.utils.ansible_runner import AnsibleRunner
 
 from lab.dagster_client import Client
 from lab.job import FrontDoor
+from lab.names import shared_names
+
+# The scenarios deploy with the shared names' defaults (role dagster_deployment).
+NAMES = shared_names([])
+USER: str = NAMES["dagster_deployment_user"]
+CONFIG_DIR: str = NAMES["dagster_deployment_config_dir"]
+HOME: str = NAMES["dagster_deployment_home"]
+STATE_DIR: str = NAMES["dagster_deployment_state_dir"]
+SHARED_DIR: str = NAMES["dagster_deployment_shared_dir"]
 
 # The scenarios deploy the example project: one code location, whose workers are <location>.<queue>.
 LOCATION = "example"
@@ -89,7 +98,7 @@ def wait_for_webserver(client: Client, timeout: float = 180) -> None:
 
 def deployed_run_config(step_seconds: int | None = None) -> dict[str, Any]:
     """The run config the kit deployed (executor settings); with step_seconds, long_steps_job's ops sleep that long."""
-    text = host(hosts_in("control")[0]).file("/etc/dagster/run_config.yaml").content_string
+    text = host(hosts_in("control")[0]).file(f"{CONFIG_DIR}/run_config.yaml").content_string
     config: dict[str, Any] = yaml.safe_load(text)
     if step_seconds is None:
         return config

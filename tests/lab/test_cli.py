@@ -12,7 +12,7 @@ from lab import cli, docker, image, inventory, nodes, ssh
 
 
 def test_run_args_boot_systemd_without_privileged() -> None:
-    args = nodes.run_args(nodes.Lab("t"), "node1", "img:tag")
+    args = nodes.run_args(nodes.Lab("t"), "node1", "img:tag", "/data/shared")
     assert "--privileged" not in args
     assert args[-2:] == ["img:tag", "/sbin/init"]
     joined = " ".join(args)
@@ -23,7 +23,7 @@ def test_run_args_boot_systemd_without_privileged() -> None:
         "--stop-signal SIGRTMIN+3",
         "--env container=docker",
         "--network t",
-        f"t-shared:{nodes.SHARED_PATH}",
+        "t-shared:/data/shared",
         "--hostname node1",
         "--name t-node1",
     ):
@@ -125,10 +125,15 @@ def test_image_refuses_unknown_distro(capsys: pytest.CaptureFixture[str]) -> Non
     assert "unknown distro debian9" in capsys.readouterr().err
 
 
-# Needs a docker daemon (`make bootstrap` starts one); it boots two real nodes.
+# Needs a docker daemon (`make bootstrap` starts one); it boots two real nodes. The inventory goes to a
+# directory that does not exist yet, whose group_vars rename the shared directory.
 def test_up_status_down_leaves_nothing_behind(tmp_path: Path) -> None:
     lab = nodes.Lab("lab-pytest")
-    nodes_file = tmp_path / "nodes.yml"
+    nodes_file = tmp_path / "some" / "dir" / "nodes.yml"
+    shared = "/data/shared"
+    names_file = nodes_file.parent / "group_vars" / "all" / "names.yml"
+    names_file.parent.mkdir(parents=True)
+    names_file.write_text(f"dagster_deployment_shared_dir: {shared}\n")
     common = ["--name", lab.name, "--inventory", str(nodes_file)]
     try:
         assert cli.main([*common, "up", "--nodes", "2", "--distro", "debian12"]) == 0
@@ -139,8 +144,8 @@ def test_up_status_down_leaves_nothing_behind(tmp_path: Path) -> None:
             # Real SSH with the generated key and pinned host keys, as Ansible will do.
             assert ssh_hostname(node.address, paths) == node.hostname
         # Both nodes see the same shared volume.
-        docker.exec_in(lab.container("node1"), ["sh", "-c", f"echo shared > {nodes.SHARED_PATH}/probe"])
-        seen = docker.exec_in(lab.container("node2"), ["cat", f"{nodes.SHARED_PATH}/probe"])
+        docker.exec_in(lab.container("node1"), ["sh", "-c", f"echo shared > {shared}/probe"])
+        seen = docker.exec_in(lab.container("node2"), ["cat", f"{shared}/probe"])
         assert seen.strip() == "shared"
         assert nodes_file.exists() and paths.secrets.exists()
     finally:

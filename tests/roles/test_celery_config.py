@@ -33,7 +33,7 @@ def test_nested_booleans_nulls_and_quotes_are_valid_python(tmp_path: Path) -> No
     settings = {
         "task_acks_late": True,
         "database_engine_options": {"pool_pre_ping": True, "echo": False, "connect_args": None},
-        "broker_use_ssl": {"ca_certs": "/etc/dagster/tls/ca.crt", "cert_reqs": 2},
+        "broker_use_ssl": {"ca_certs": "/etc/example/tls/ca.crt", "cert_reqs": 2},
         "worker_name_hint": 'it\'s "quoted" \\ and ünïcode',
         "task_publish_retry_policy": {"max_retries": 42, "interval_max": 3},
     }

@@ -14,21 +14,21 @@ import yaml  # type: ignore[import-untyped]
 REPO = Path(__file__).parents[2]
 TEMPLATE = REPO / "roles/dagster_config/templates/dagster.yaml.j2"
 INPUTS = {
-    "_dagster_config_tls_ca": "/etc/dagster/tls/ca.crt",
+    "_dagster_config_tls_ca": "/etc/example/tls/ca.crt",
     "_dagster_config_run_launcher": {
-        "requests_dir": "/var/lib/dagster/run-requests",
-        "runs_dir": "/var/lib/dagster/runs",
+        "requests_dir": "/var/lib/example/run-requests",
+        "runs_dir": "/var/lib/example/runs",
     },
     "dagster_config_run_max_resume_attempts": 0,
     "dagster_config_database_host": "db.example",
-    "dagster_config_database_name": "dagster",
-    "dagster_config_database_port": 5432,
+    "dagster_deployment_database_name": "dagster",
+    "dagster_deployment_database_port": 5432,
     "dagster_config_database_tls": False,
-    "dagster_config_database_user": "dagster",
+    "dagster_deployment_database_user": "dagster",
     "dagster_config_max_concurrent_runs": 4,
     "dagster_config_run_monitoring_poll_interval_seconds": 120,
     "dagster_config_run_monitoring_start_timeout_seconds": 180,
-    "dagster_config_shared_dir": "/srv/dagster",
+    "dagster_deployment_shared_dir": "/srv/example",
 }
 
 

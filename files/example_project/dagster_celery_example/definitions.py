@@ -39,7 +39,7 @@ WIDE_STEPS = 64
 
 def _where() -> dict[str, str]:
     """Host and release a step ran with: the release is the one whose venv runs this code
-    (/opt/dagster/locations/<location>/releases/<id>/venv), not what a setting claims."""
+    (<home>/locations/<location>/releases/<id>/venv), not what a setting claims."""
     return {"host": socket.gethostname(), "release": Path(sys.prefix).parent.name}
 
 

@@ -8,7 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.molecule import changed_per_host, host, hosts_in, inventory, worker_instance, worker_unit
+from helpers.molecule import (
+    CONFIG_DIR,
+    SHARED_DIR,
+    USER,
+    changed_per_host,
+    host,
+    hosts_in,
+    inventory,
+    worker_instance,
+    worker_unit,
+)
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 from lab.dagster_client import Client, RunReport, location_of
@@ -46,17 +56,17 @@ def fan_out(client: Client, run_config: dict[str, Any]) -> RunReport:
 
 @pytest.mark.parametrize("path", CONFIG_FILES)
 def test_config_is_byte_identical_on_every_dagster_node(path: str) -> None:
-    sums = {name: host(name).file(f"/etc/dagster/{path}").sha256sum for name in DAGSTER_NODES}
+    sums = {name: host(name).file(f"{CONFIG_DIR}/{path}").sha256sum for name in DAGSTER_NODES}
     assert len(set(sums.values())) == 1, sums
 
 
 @pytest.mark.parametrize("name", DAGSTER_NODES)
 def test_secrets_file_is_readable_by_root_and_dagster_only(name: str) -> None:
     node = host(name)
-    secrets = node.file("/etc/dagster/dagster.env")
+    secrets = node.file(f"{CONFIG_DIR}/dagster.env")
     assert (secrets.user, secrets.group, secrets.mode) == ("root", "dagster", 0o640)
-    assert node.run("runuser -u nobody -- cat /etc/dagster/dagster.env").rc != 0
-    assert "DAGSTER_PG_PASSWORD=" in node.check_output("runuser -u dagster -- cat /etc/dagster/dagster.env")
+    assert node.run(f"runuser -u nobody -- cat {CONFIG_DIR}/dagster.env").rc != 0
+    assert "DAGSTER_PG_PASSWORD=" in node.check_output(f"runuser -u {USER} -- cat {CONFIG_DIR}/dagster.env")
 
 
 @pytest.mark.parametrize("name", WORKERS)
@@ -89,7 +99,7 @@ def test_every_dagster_unit_is_ordered_after_the_shared_mount(name: str) -> None
     for unit in units:
         shown = node.check_output(f"systemctl show {unit} --property=RequiresMountsFor,After")
         properties = dict(line.split("=", 1) for line in shown.splitlines())
-        assert "/srv/dagster" in properties["RequiresMountsFor"].split(), unit
+        assert SHARED_DIR in properties["RequiresMountsFor"].split(), unit
         assert "srv-dagster.mount" in properties["After"].split(), unit
 
 

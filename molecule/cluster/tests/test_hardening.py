@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from helpers.molecule import LOCATION, host, hosts_in, secret, webserver
+from helpers.molecule import LOCATION, SHARED_DIR, STATE_DIR, host, hosts_in, secret, webserver
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 DAGSTER_NODES = sorted(set(hosts_in("control")) | set(hosts_in("workers")))
@@ -52,10 +52,35 @@ def test_every_running_dagster_service_has_an_exposure_of_at_most_4(name: str) -
     assert all(score <= MAX_EXPOSURE for score in scores.values()), scores
 
 
+SANDBOX = "/etc/systemd/dagster-sandbox.conf"
+
+
 def in_a_dagster_unit(name: str, user: str, script: str) -> str:
-    """Run a script in a transient dagster-* unit, which gets the same sandbox drop-in as the services."""
-    unit = f"systemd-run --unit dagster-sandbox-probe --wait --pipe --quiet -p User={user}"
+    """Run a script in a transient unit confined by the services' sandbox (its settings as properties)."""
+    lines = host(name).file(SANDBOX).content_string.splitlines()
+    properties = " ".join(f"-p {shlex.quote(line)}" for line in lines if "=" in line and not line.startswith("#"))
+    unit = f"systemd-run --unit sandbox-probe --wait --pipe --quiet -p User={user} {properties}"
     return host(name).check_output(f"{unit} sh -c {shlex.quote(script)}")
+
+
+def drop_ins(name: str, unit: str) -> str:
+    return host(name).check_output(f"systemctl show -p DropInPaths --value {unit}")
+
+
+@pytest.mark.parametrize("name", DAGSTER_NODES)
+def test_the_sandbox_confines_the_dagster_services_and_no_other_unit(name: str) -> None:
+    node = host(name)
+    assert not node.file("/etc/systemd/system/dagster-.service.d").exists  # older kits' prefix drop-in
+    for unit in running_dagster_units(name):
+        assert "50-sandbox.conf" in drop_ins(name, unit), unit
+    # A unit named like them but not meant to run confined gets nothing.
+    node.check_output("systemd-run --unit dagster-unconfined-probe --remain-after-exit --quiet true")
+    try:
+        assert "sandbox" not in drop_ins(name, "dagster-unconfined-probe.service")
+    finally:
+        node.check_output("systemctl stop dagster-unconfined-probe.service")
+    if name in hosts_in("database"):
+        assert "sandbox" not in drop_ins(name, "postgresql-dagster-backup.service")
 
 
 @pytest.mark.parametrize("name", DAGSTER_NODES)
@@ -63,10 +88,10 @@ def test_a_dagster_unit_writes_only_to_the_shared_directory_and_dagster_home(nam
     written = in_a_dagster_unit(
         name,
         "dagster",
-        "for dir in /srv/dagster/artifacts /var/lib/dagster; do touch $dir/.sandbox-probe && rm $dir/.sandbox-probe"
+        f"for dir in {SHARED_DIR}/artifacts {STATE_DIR}; do touch $dir/.sandbox-probe && rm $dir/.sandbox-probe"
         " && echo $dir:ok; done",
     )
-    assert written.split() == ["/srv/dagster/artifacts:ok", "/var/lib/dagster:ok"]
+    assert written.split() == [f"{SHARED_DIR}/artifacts:ok", f"{STATE_DIR}:ok"]
     # Even root in such a unit cannot write the system or change a file's owner.
     refused = in_a_dagster_unit(
         name,

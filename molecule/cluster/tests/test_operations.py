@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers.molecule import (
+    HOME,
     LOCATION,
     changed_per_host,
     host,
@@ -46,7 +47,7 @@ def test_status_shows_releases_services_and_queue_depths_and_changes_nothing() -
     output, changed = run_ok("status.yml")
     assert set(changed.values()) == {0}, changed
     for name in DAGSTER_NODES:
-        release = Path(host(name).check_output(f"readlink -f /opt/dagster/locations/{LOCATION}/current")).name
+        release = Path(host(name).check_output(f"readlink -f {HOME}/locations/{LOCATION}/current")).name
         assert f"{name} release={LOCATION} {release}" in output
     assert "dagster-webserver=running" in output
     assert f"dagster-code-server@{LOCATION}=running" in output

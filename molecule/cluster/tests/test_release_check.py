@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.molecule import LOCATION, host, hosts_in, playbook
+from helpers.molecule import HOME, LOCATION, host, hosts_in, playbook
 
 CONTROL = hosts_in("control")[0]
 NODES = sorted({CONTROL, *hosts_in("workers")})
 FIXTURES = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "tests/fixtures"
 CHECK_RELEASE = Path(__file__).resolve().parent.parent / "check_release.yml"
-LOCATIONS = "/opt/dagster/locations"
+LOCATIONS = f"{HOME}/locations"
 
 
 def fleet_state() -> dict[str, str]:

@@ -6,6 +6,7 @@ Last in this scenario (conftest.py orders it): it replaces the database."""
 from __future__ import annotations
 
 from helpers.molecule import (
+    SHARED_DIR,
     changed_per_host,
     deployed_run_config,
     host,
@@ -18,8 +19,8 @@ from lab.dagster_client import Client, location_of
 
 CONTROL = hosts_in("control")[0]
 DATABASE = hosts_in("database")[0]
-DUMPS = "/srv/dagster/backups/database"
-SWITCH = "/srv/dagster/restore-drill-switch"
+DUMPS = f"{SHARED_DIR}/backups/database"
+SWITCH = f"{SHARED_DIR}/restore-drill-switch"
 
 
 def test_a_restored_database_keeps_the_runs_and_a_failed_run_reexecutes(client: Client) -> None:

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 from helpers.molecule import (
+    HOME,
     LOCATION,
+    SHARED_DIR,
     changed_per_host,
     host,
     hosts_in,
@@ -48,7 +50,7 @@ ROLLOUT_STEPS = ("sleep_on_default", "long_step", "link_1", "link_2", "link_3")
 
 
 def current_release(name: str) -> str:
-    return Path(host(name).check_output(f"readlink -f /opt/dagster/locations/{LOCATION}/current")).name
+    return Path(host(name).check_output(f"readlink -f {HOME}/locations/{LOCATION}/current")).name
 
 
 def worker_pids(name: str) -> dict[str, str]:
@@ -155,7 +157,7 @@ def start_long_steps_on(client: Client, first: str, run_config: dict[str, Any]) 
 
 
 def roll_during_run(client: Client, name: str, *extra: str) -> Rollout:
-    release_file = f"/srv/dagster/release-{uuid.uuid4().hex}"
+    release_file = f"{SHARED_DIR}/release-{uuid.uuid4().hex}"
     # The first host in the rollout's order (serial batches follow the inventory's order).
     run_id = start_long_steps_on(client, WORKERS[0], rollout_run_config(release_file, LINK_SECONDS))
     watch = ConsumerWatch(release_file)

@@ -12,6 +12,7 @@ from typing import Any
 
 from helpers.molecule import (
     LOCATION,
+    SHARED_DIR,
     deployed_run_config,
     held_run_config,
     host,
@@ -63,7 +64,7 @@ def each_step_once(report: RunReport) -> dict[str, tuple[str, int]]:
 
 
 def test_a_run_outlives_restarts_of_the_control_services_and_a_deploy(client: Client) -> None:
-    release_file = f"/srv/dagster/release-{uuid.uuid4().hex}"
+    release_file = f"{SHARED_DIR}/release-{uuid.uuid4().hex}"
     run_id = launch_long_steps(client, LONG_STEP_SECONDS, held_run_config(LONG_STEP_SECONDS, release_file))
     unit = f"dagster-run@{run_id}.service"
     orchestrator = main_pid(unit)

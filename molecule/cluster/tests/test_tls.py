@@ -6,13 +6,13 @@ import json
 import shlex
 import time
 
-from helpers.molecule import address, host, hosts_in, password
+from helpers.molecule import CONFIG_DIR, HOME, address, host, hosts_in, password
 
 BROKER = hosts_in("broker")[0]
 DATABASE = hosts_in("database")[0]
 WORKER = hosts_in("workers")[0]
-CA = "/etc/dagster/tls/ca.crt"
-VENV_PYTHON = "/opt/dagster/current/venv/bin/python"
+CA = f"{CONFIG_DIR}/tls/ca.crt"
+VENV_PYTHON = f"{HOME}/current/venv/bin/python"
 
 
 def connect_tcp(port: int, server: str) -> str:

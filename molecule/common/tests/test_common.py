@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers.molecule import host, hosts_in
+from helpers.molecule import CONFIG_DIR, USER, host, hosts_in
 
 NODES = hosts_in("all")
 
@@ -22,18 +22,18 @@ def test_dagster_cannot_log_in_interactively(name: str) -> None:
 @pytest.mark.parametrize("name", NODES)
 def test_config_dir_is_closed_to_other_users(name: str) -> None:
     node = host(name)
-    config = node.file("/etc/dagster")
+    config = node.file(CONFIG_DIR)
     assert (config.user, config.group, config.mode) == ("root", "dagster", 0o750)
-    denied = node.run("runuser -u nobody -- ls /etc/dagster")
+    denied = node.run(f"runuser -u nobody -- ls {CONFIG_DIR}")
     assert denied.rc != 0
-    assert node.run("runuser -u dagster -- ls /etc/dagster").rc == 0
+    assert node.run(f"runuser -u {USER} -- ls {CONFIG_DIR}").rc == 0
 
 
 @pytest.mark.parametrize("name", NODES)
 def test_dagster_can_build_a_python_venv(name: str) -> None:
     node = host(name)
     result = node.run(
-        "runuser -u dagster -- python3 -m venv /tmp/probe-venv && "
+        f"runuser -u {USER} -- python3 -m venv /tmp/probe-venv && "
         "/tmp/probe-venv/bin/python -c 'import sys; print(sys.prefix)'; "
         "rm -rf /tmp/probe-venv"
     )

@@ -13,7 +13,7 @@ from typing import Any
 import bcrypt
 import pytest
 import yaml
-from helpers.molecule import changed_per_host, hosts_in, playbook
+from helpers.molecule import SHARED_DIR, address, changed_per_host, host, hosts_in, playbook
 
 CONTROL, WORKER = hosts_in("all")  # the scenario's Debian 12 and Debian 13 nodes
 FIRST_CHANGING_PLAY = "PLAY [Prepare every node]"
@@ -84,6 +84,15 @@ def set_vars(**values: Any) -> Callable[[Inventory], None]:
     return change
 
 
+def host_vars(**values: Any) -> Callable[[Inventory], None]:
+    """Set variables on the worker host only."""
+
+    def change(inventory: Inventory) -> None:
+        group(inventory, "workers")["hosts"][WORKER].update(values)
+
+    return change
+
+
 def drop_var(name: str) -> Callable[[Inventory], None]:
     def change(inventory: Inventory) -> None:
         del variables(inventory)[name]
@@ -125,13 +134,13 @@ BAD_INVENTORIES: list[tuple[str, Callable[[Inventory], None], str]] = [
     ("two databases", set_group("database", CONTROL, WORKER),
      "The database group has 2 hosts"),
     ("missing secret", drop_var("postgresql_dagster_password"),
-     f"postgresql_dagster_password on {CONTROL} is missing, shorter than 12 characters or a placeholder"),
+     f"postgresql_dagster_password on {CONTROL} is missing, shorter than 12 characters, a placeholder"),
     ("placeholder secret", set_vars(rabbitmq_app_password="CHANGE_ME_before_deploying"),
-     f"rabbitmq_app_password on {CONTROL} is missing, shorter than 12 characters or a placeholder"),
+     f"rabbitmq_app_password on {CONTROL} is missing, shorter than 12 characters, a placeholder"),
     ("secret from a vault file that is missing", set_vars(rabbitmq_app_password="{{ vault_rabbitmq_app_password }}"),
-     f"rabbitmq_app_password on {CONTROL} is missing, shorter than 12 characters or a placeholder"),
+     f"rabbitmq_app_password on {CONTROL} is missing, shorter than 12 characters, a placeholder"),
     ("short secret", set_vars(rabbitmq_app_password="s3cret"),
-     f"rabbitmq_app_password on {CONTROL} is missing, shorter than 12 characters or a placeholder"),
+     f"rabbitmq_app_password on {CONTROL} is missing, shorter than 12 characters, a placeholder"),
     ("unsupported distribution", set_vars(preflight_supported_distributions={"Debian": ["11"]}),
      "which the kit does not support"),
     ("unsupported Python", set_vars(preflight_python_versions=["3.9"]),
@@ -149,8 +158,16 @@ BAD_INVENTORIES: list[tuple[str, Callable[[Inventory], None], str]] = [
     ("late ack with unbounded runs", set_vars(dagster_config_run_max_runtime_seconds=0),
      "dagster_config_run_max_runtime_seconds is 0"),
     ("broker password ending in a space", set_vars(rabbitmq_app_password=secrets.token_urlsafe(24) + " "),
-     "starts or ends with white space"),
+     f"rabbitmq_app_password on {CONTROL} is missing, shorter than 12 characters, a placeholder, or starts or "
+     "ends with white space"),
     ("broker administrator with a short password", set_vars(rabbitmq_management_password="short"),
+     f"rabbitmq_management_password on {CONTROL} is missing, shorter than 12 characters"),
+    ("Flower with a short password", set_vars(dagster_control_flower_enabled=True,
+                                              dagster_control_flower_password="short"),
+     f"dagster_control_flower_password on {CONTROL} is missing, shorter than 12 characters"),
+    ("Flower without a password", set_vars(dagster_control_flower_enabled=True),
+     f"dagster_control_flower_enabled is true on {CONTROL} but dagster_control_flower_password is not set"),
+    ("broker administrator named like the application user", set_vars(rabbitmq_management_user="dagster"),
      f"The broker's management login on {CONTROL} needs a user other than the application user"),
     ("front door without an operator", set_vars(front_door_logins=[{"name": "bob", "role": "viewer",
                                                                       "password_hash": LOGIN_HASH}]),
@@ -167,6 +184,11 @@ BAD_INVENTORIES: list[tuple[str, Callable[[Inventory], None], str]] = [
      f"dagster_worker_queues on {WORKER} serves queues for code locations that are not deployed: dagster: ml"),
     ("front door without its certificate", drop_var("front_door_tls_cert_file"),
      f"{CONTROL} serves the UI over HTTPS and needs front_door_tls_cert_file"),
+    ("a variable the shared names replaced", set_vars(common_dagster_home="/opt/other"),
+     "set the shared name instead (see roles/dagster_deployment/README.md): "
+     "common_dagster_home -> dagster_deployment_home"),
+    ("a host with a shared directory of its own", host_vars(dagster_deployment_shared_dir="/data/other"),
+     f"dagster_deployment_shared_dir is /data/other on {WORKER} and {SHARED_DIR} on {CONTROL}"),
 ]  # fmt: skip
 
 
@@ -196,3 +218,57 @@ def test_a_bad_inventory_is_refused_before_any_host_changes(
     assert message in output, output[-3000:]
     assert FIRST_CHANGING_PLAY not in result.stdout
     assert set(changed_per_host(result.stdout).values()) <= {0}, changed_per_host(result.stdout)
+
+
+def with_kit_config(*args: str) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook with the kit's own ansible.cfg, as an operator runs it (molecule writes its own)."""
+    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    env = dict(os.environ, ANSIBLE_CONFIG=str(project / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run(["ansible-playbook", *args], cwd=project, env=env, capture_output=True, text=True)
+
+
+PRINT_ADDRESSES = """
+- name: Print the address each host has in this run
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Print it
+      ansible.builtin.debug:
+        msg: "{{ item }} is at {{ hostvars[item]['ansible_facts']['default_ipv4']['address'] | default('no address') }}"
+      loop: "{{ groups['all'] }}"
+      run_once: true
+"""
+
+
+def test_facts_of_another_environment_with_the_same_host_names_are_never_used(tmp_path: Path) -> None:
+    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    probe = tmp_path / "print_addresses.yml"
+    probe.write_text(PRINT_ADDRESSES)
+    # Another environment deployed from the same checkout: the same host names, other machines (this one).
+    other = tmp_path / "other" / "hosts.yml"
+    other.parent.mkdir()
+    local = {"ansible_connection": "local"}
+    other.write_text(yaml.safe_dump({"all": {"hosts": {CONTROL: local, WORKER: local}}}))
+    seen_there = with_kit_config("-i", str(other), str(probe))
+    assert seen_there.returncode == 0, seen_there.stdout[-2000:]
+    control_address, worker_address = address(host(CONTROL)), address(host(WORKER))
+    assert f"{WORKER} is at {worker_address}" not in seen_there.stdout  # it really is another environment
+
+    # This environment, limited to the control node: preflight reads the worker's own address all the same.
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    site(good_inventory(), ours, "preflight.yml")  # writes ours/hosts.yml and the front door's files
+    limited = with_kit_config("-i", str(ours / "hosts.yml"), str(project / "playbooks/preflight.yml"), str(probe),
+                              "--limit", CONTROL)  # fmt: skip
+    assert limited.returncode == 0, limited.stdout[-3000:]
+    assert f"{WORKER} is at {worker_address}" in limited.stdout, limited.stdout[-3000:]
+
+    # The lab CA's playbook, run alone, certifies the control node at its own address.
+    ca_dir = tmp_path / "ca"
+    issued = with_kit_config("-i", str(ours / "hosts.yml"), str(project / "playbooks/lab-ca.yml"),
+                             "-e", f"lab_ca_dir={ca_dir}")  # fmt: skip
+    assert issued.returncode == 0, issued.stdout[-3000:]
+    certificate = ca_dir / f"{CONTROL}.crt"
+    names = subprocess.run(["openssl", "x509", "-in", str(certificate), "-noout", "-ext", "subjectAltName"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert f"IP Address:{control_address}" in names, names

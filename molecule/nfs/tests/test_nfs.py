@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.molecule import host
+from helpers.molecule import SHARED_DIR, USER, host
 
-SHARE = "/srv/dagster"
+SHARE = SHARED_DIR
 MOUNT_UNIT = "srv-dagster.mount"
 WORKER_UNIT = "dagster-celery-worker@dagster.service"
 DAGSTER_ID = 990
@@ -85,7 +85,7 @@ def test_nothing_was_written_to_the_local_directory_under_the_mount() -> None:
 
 def test_file_written_by_dagster_on_the_client_is_dagsters_on_the_server() -> None:
     name = f"{SHARE}/artifacts/probe-{uuid.uuid4().hex}"
-    client.check_output(f"runuser -u dagster -- sh -c 'echo from-the-client > {name}'")
+    client.check_output(f"runuser -u {USER} -- sh -c 'echo from-the-client > {name}'")
     written = server.file(name)
     assert written.content_string == "from-the-client\n"
     assert (written.uid, written.gid) == (DAGSTER_ID, DAGSTER_ID)
@@ -98,9 +98,9 @@ def test_root_on_the_client_is_squashed_to_nobody() -> None:
     assert "Permission denied" in denied.stderr
     assert not server.file(f"{SHARE}/written-by-root").exists
     private = f"{SHARE}/artifacts/private-{uuid.uuid4().hex}"
-    client.check_output(f"runuser -u dagster -- sh -c 'umask 077 && echo secret > {private}'")
+    client.check_output(f"runuser -u {USER} -- sh -c 'umask 077 && echo secret > {private}'")
     assert client.run(f"cat {private}").rc != 0
-    assert client.check_output(f"runuser -u dagster -- cat {private}") == "secret"
+    assert client.check_output(f"runuser -u {USER} -- cat {private}") == "secret"
 
 
 def test_a_host_outside_the_export_list_is_refused(evidence: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from helpers.molecule import host, hosts_in, inventory
+from helpers.molecule import USER, host, hosts_in, inventory
 from testinfra.host import Host
 from testinfra.utils.ansible_runner import AnsibleRunner
 
@@ -60,4 +60,4 @@ def test_dumps_are_readable_by_postgres_only(server: str) -> None:
     node = host(server)
     directory = node.file(DUMPS)
     assert (directory.user, directory.group, directory.mode) == ("postgres", "postgres", 0o700)
-    assert node.run(f"runuser -u dagster -- ls {DUMPS}").rc != 0
+    assert node.run(f"runuser -u {USER} -- ls {DUMPS}").rc != 0
