@@ -95,7 +95,10 @@ code_server_pid() {  # the main process of a code location's code server on the 
 example_before=$(code_server_pid example)
 locked_before=$(code_server_pid locked_project)
 echo "# a new release of locked_project" >>"$locked/src/locked_project/definitions.py"
-ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml playbooks/upgrade.yml
+# All three worker hosts in one batch: this run is about which services restart; the cluster scenario
+# proves that host-by-host batches lose no step. The batch size comes as a key=value string, as operators type it.
+ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml playbooks/upgrade.yml \
+  -e dagster_rollout_batch_size=3
 example_after=$(code_server_pid example)
 locked_after=$(code_server_pid locked_project)
 echo "lab-smoke: code servers: example $example_before -> $example_after, locked_project $locked_before -> $locked_after"
