@@ -39,7 +39,7 @@ ui-check:
 
 # The lab CA (on the controller, in the lab's state directory) issues the front door's certificate.
 deploy:
-	ansible-playbook $(LAB_INVENTORY) playbooks/lab-ca.yml site.yml
+	ansible-playbook $(LAB_INVENTORY) playbooks/lab_ca.yml site.yml
 
 lab-status:
 	@python -m lab status
@@ -65,7 +65,7 @@ lint:
 	for playbook in playbooks/*.yml; do ansible-playbook -i localhost, "$$playbook" --syntax-check || exit 1; done
 	ruff check lab bench scripts tests molecule files roles
 	ruff format --check lab bench scripts tests molecule files roles
-	mypy --strict lab bench scripts/variable_reference.py tests/lab tests/roles tests/bench
+	mypy --strict lab bench scripts/variable_reference.py scripts/declared_collections.py tests/lab tests/roles tests/bench
 
 unit:
 	pytest -q tests/lab tests/roles tests/bench

@@ -53,7 +53,7 @@ def measure(nodes: int, results: Path, full: bool, runs: int, keep: bool = False
         with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
             cache = f"dagster_release_cache_dir={workdir}/wheelhouses"
             # The front door's certificate comes from the lab CA, issued on the controller; not part of the figure.
-            fleet.playbook(f"ca-{nodes}", "playbooks/lab-ca.yml")
+            fleet.playbook(f"ca-{nodes}", "playbooks/lab_ca.yml")
             cold = fleet.playbook(f"cold-{nodes}", "site.yml", "-e", cache)
             client, run_config = fleet.webserver()
             first_job = runner.timed_run(client, "fan_out_job", run_config)

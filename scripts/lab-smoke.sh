@@ -2,11 +2,13 @@
 # Smoke run of the README's main command on a lab of its own (it never touches
 # the user's lab), with the shared names renamed (another account, home,
 # configuration, state and shared directory than the defaults) and two code
-# locations: up, deploy, the example job through
-# Celery and its run page in headless Chromium, the fleet picture, deploy again
-# with nothing changed, the second location's job (a create-dagster project
-# with a uv.lock), an upgrade of that location alone (the other's code server
-# keeps its process) and its job again, down.
+# locations: up; deploy with the kit built and installed as an Ansible
+# collection (from a playbook outside the repository, with only the declared
+# collections); the example job through Celery and its run page in headless
+# Chromium; the fleet picture; deploy again from the checkout with nothing
+# changed; the second location's job (a create-dagster project with a uv.lock);
+# an upgrade of that location alone (the other's code server keeps its process)
+# and its job again; down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +19,8 @@ lab=(python -m lab --name "$name" --inventory "$nodes_inventory")
 
 cleanup() {
   "${lab[@]}" down
-  rm -rf "$state/group_vars/all/code_locations.yml" "$state/group_vars/all/names.yml" "$state/locked_project"
+  rm -rf "$state/group_vars/all/code_locations.yml" "$state/group_vars/all/names.yml" "$state/locked_project" \
+    "$state/collection"
 }
 trap cleanup EXIT
 
@@ -37,7 +40,6 @@ dagster_deployment_shared_dir: /data/orchestra
 NAMES
 
 "${lab[@]}" up --nodes "${LAB_NODES:-4}" --distro "${LAB_DISTRO:-debian13}"
-deploy() { ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml playbooks/lab-ca.yml site.yml "$@"; }
 
 # Two code locations, in the lab's inventory (group_vars next to its nodes.yml), so every playbook below
 # deploys both: the example, and a project in create-dagster's layout (src/, hatchling, [tool.dg.project],
@@ -52,7 +54,29 @@ dagster_release_locations:
   - project_dir: $locked
 LOCATIONS
 
-deploy
+# The kit as an Ansible collection: built, installed into a scratch directory next to only the collections
+# requirements.yml declares (nothing else of the `ansible` bundle is visible), and the first deploy made by
+# the collection's names from a playbook there, outside the repository. The later playbooks run from the
+# checkout, against what the collection deployed: its second site.yml must change nothing.
+collection=$PWD/$state/collection
+rm -rf "$collection" && mkdir -p "$collection/installed"
+ansible-galaxy collection build --output-path "$collection" .
+python scripts/declared_collections.py requirements.yml "$collection/installed"
+ansible-galaxy collection install --offline --no-deps -p "$collection/installed" "$collection"/dagster_celery-baremetal-*.tar.gz
+grep -v '^roles_path' ansible.cfg >"$collection/ansible.cfg"
+cat >"$collection/deploy.yml" <<'DEPLOY'
+---
+- name: Issue the lab's certificates
+  ansible.builtin.import_playbook: dagster_celery.baremetal.lab_ca
+- name: Deploy Dagster on Celery
+  ansible.builtin.import_playbook: dagster_celery.baremetal.site
+DEPLOY
+(
+  cd "$collection"
+  ANSIBLE_CONFIG=$collection/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$collection/installed \
+    ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false ANSIBLE_ROLES_PATH=$collection/no-roles \
+    ansible-playbook -i "$OLDPWD/$nodes_inventory" -i "$OLDPWD/inventories/lab/topology.yml" deploy.yml
+)
 "${lab[@]}" run-job --job fan_out_job
 # The UI in a real browser: the run page shows every step of that run succeeded.
 "${lab[@]}" ui-check --job fan_out_job

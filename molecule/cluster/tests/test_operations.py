@@ -58,7 +58,7 @@ def test_status_shows_releases_services_and_queue_depths_and_changes_nothing() -
 
 
 def test_worker_list_shows_what_each_worker_consumes() -> None:
-    output, changed = run_ok("worker-list.yml")
+    output, changed = run_ok("worker_list.yml")
     assert set(changed.values()) == {0}, changed
     for name in WORKERS:
         for queue in queues_of(name):
@@ -75,7 +75,7 @@ def test_stopping_one_queue_on_one_host_leaves_everything_else_running(worker_wi
     stopped, other = queues_of(name)[0], queues_of(name)[1]
     node = host(name)
     try:
-        _, changed = run_ok("worker-service.yml", "-l", name, "-e", "dagster_ops_action=stop", "-e",
+        _, changed = run_ok("worker_service.yml", "-l", name, "-e", "dagster_ops_action=stop", "-e",
                             f"dagster_ops_queue={stopped}")  # fmt: skip
         assert changed == {name: 1}
         assert not node.service(worker_unit(stopped)).is_running
@@ -84,7 +84,7 @@ def test_stopping_one_queue_on_one_host_leaves_everything_else_running(worker_wi
             if peer != name and stopped in queues_of(peer):
                 assert host(peer).service(worker_unit(stopped)).is_running
     finally:
-        _, changed = run_ok("worker-service.yml", "-l", name, "-e", "dagster_ops_action=start")
+        _, changed = run_ok("worker_service.yml", "-l", name, "-e", "dagster_ops_action=start")
     assert changed == {name: 1}
     assert all(node.service(worker_unit(q)).is_running for q in queues_of(name))
 

@@ -265,7 +265,7 @@ def test_facts_of_another_environment_with_the_same_host_names_are_never_used(tm
 
     # The lab CA's playbook, run alone, certifies the control node at its own address.
     ca_dir = tmp_path / "ca"
-    issued = with_kit_config("-i", str(ours / "hosts.yml"), str(project / "playbooks/lab-ca.yml"),
+    issued = with_kit_config("-i", str(ours / "hosts.yml"), str(project / "playbooks/lab_ca.yml"),
                              "-e", f"lab_ca_dir={ca_dir}")  # fmt: skip
     assert issued.returncode == 0, issued.stdout[-3000:]
     certificate = ca_dir / f"{CONTROL}.crt"
