@@ -66,6 +66,8 @@ lint:
 	ruff check lab bench scripts tests molecule files roles
 	ruff format --check lab bench scripts tests molecule files roles
 	mypy --strict lab bench scripts/variable_reference.py scripts/declared_collections.py tests/lab tests/roles tests/bench
+	antsibull-changelog lint
+	bash scripts/sanity.sh
 
 unit:
 	pytest -q tests/lab tests/roles tests/bench

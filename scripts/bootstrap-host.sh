@@ -7,8 +7,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv="$repo/.venv"
 # qemu and iptables: the VMs of the nfs scenario (lab/vm.py); e2fsprogs packs their disks.
-# graphviz draws the fleet picture; chromium is the browser of `lab ui-check`.
-apt_packages=(docker.io debootstrap python3-venv openssh-client rsync git make qemu-system-x86 qemu-utils iptables e2fsprogs iproute2 graphviz chromium)
+# graphviz draws the fleet picture; chromium is the browser of `lab ui-check`;
+# shellcheck is ansible-test sanity's check of the shell scripts the roles ship.
+apt_packages=(docker.io debootstrap python3-venv openssh-client rsync git make qemu-system-x86 qemu-utils iptables e2fsprogs iproute2 graphviz chromium shellcheck)
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }

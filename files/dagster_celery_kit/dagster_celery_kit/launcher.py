@@ -56,6 +56,7 @@ def unit_state(run_id: str) -> dict[str, str]:
         capture_output=True,
         text=True,
         timeout=30,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"systemctl show {unit_name(run_id)} failed: {proc.stderr.strip()}")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build a code location's release on the controller: one wheelhouse per target Python.
 
 A release is one Dagster project (a code location) plus the pinned platform packages. Its id
@@ -97,7 +96,8 @@ def locked_requirements(project: Path) -> list[str]:
     if not uv.exists():
         raise SystemExit(f"{project} has a uv.lock, but uv is not installed next to {sys.executable}")
     argv = [str(uv), "export", "--locked", "--no-dev", "--no-emit-workspace", "--no-hashes", "--no-header"]
-    proc = subprocess.run([*argv, "--no-annotate", "--project", str(project)], capture_output=True, text=True)
+    argv += ["--no-annotate", "--project", str(project)]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"uv could not export {project}/uv.lock:\n{proc.stderr.strip()}")
     return [line.strip() for line in proc.stdout.splitlines() if line.strip() and not line.startswith(("#", "-"))]
@@ -108,11 +108,11 @@ def pin_conflicts(locked: list[str], pins: list[str]) -> list[str]:
     versions: dict[str, set[str]] = {}
     for line in locked:
         requirement = line.split(";")[0].strip()
-        name, _, version = requirement.partition("==")
+        name, _separator, version = requirement.partition("==")
         versions.setdefault(canonical(name), set()).add(version.strip())
     conflicts = []
     for pin in pins:
-        name, _, version = pin.partition("==")
+        name, _separator, version = pin.partition("==")
         held = versions.get(canonical(name))
         if held and held != {version}:
             conflicts.append(f"{name}: the kit pins {version}, uv.lock holds {', '.join(sorted(held))}")
@@ -121,7 +121,7 @@ def pin_conflicts(locked: list[str], pins: list[str]) -> list[str]:
 
 def pip(*args: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args], capture_output=True, text=True
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args], capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise SystemExit(f"pip {args[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -164,7 +164,8 @@ def build_wheelhouse(
             *pins,
             *locked,
         )
-        requirements = [f"{name}=={version}" for name, version, _ in map(name_and_version, projects)] + pins + locked
+        released = [f"{name}=={version}" for name, version, _wheel in map(name_and_version, projects)]
+        requirements = released + pins + locked
         (wheels / "requirements.txt").write_text("\n".join(requirements) + "\n")
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
