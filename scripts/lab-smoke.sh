@@ -62,7 +62,7 @@ collection=$PWD/$state/collection
 rm -rf "$collection" && mkdir -p "$collection/installed"
 ansible-galaxy collection build --output-path "$collection" .
 python scripts/declared_collections.py requirements.yml "$collection/installed"
-ansible-galaxy collection install --offline --no-deps -p "$collection/installed" "$collection"/dagster_celery-baremetal-*.tar.gz
+ansible-galaxy collection install --offline --no-deps --force -p "$collection/installed" "$collection"/dagster_celery-baremetal-*.tar.gz
 grep -v '^roles_path' ansible.cfg >"$collection/ansible.cfg"
 cat >"$collection/deploy.yml" <<'DEPLOY'
 ---

@@ -10,7 +10,7 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/dagster-celery-sanity.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/build"
 ansible-galaxy collection build --output-path "$scratch/build" . >/dev/null
-ansible-galaxy collection install --offline --no-deps -p "$scratch" "$scratch"/build/*.tar.gz >/dev/null 2>&1
+ansible-galaxy collection install --offline --no-deps --force -p "$scratch" "$scratch"/build/*.tar.gz >/dev/null
 # ansible-test bootstraps pip in its sanity venvs with a script it downloads from a host that is not
 # reachable here; a stand-in installs pip from ensurepip and the package index instead.
 pip_version=$(python - <<'PIP'
