@@ -12,7 +12,7 @@ LAB_INVENTORY := -i inventories/lab/nodes.yml -i inventories/lab/topology.yml
 SCENARIOS ?= common rabbitmq postgresql cluster
 JOB ?= fan_out_job
 
-.PHONY: bootstrap images node-images test-nfs lab run-job ui-check deploy lab-status lab-down fleet test lint unit molecule lab-smoke bench lock
+.PHONY: bootstrap images node-images test-nfs lab run-job ui-check monitoring alert-check deploy lab-status lab-down fleet test lint unit molecule lab-smoke bench lock
 
 bootstrap:
 	@bash scripts/bootstrap-host.sh
@@ -23,12 +23,14 @@ images: node-images
 node-images: bootstrap
 	python -m lab image
 
-## The main command: lab nodes up, the whole deployment, the example job through Celery, its page in a browser.
+## The main command: lab nodes up, the whole deployment, the example job through Celery, its page in a browser,
+## and the monitoring host with every scrape target up.
 lab: bootstrap
 	python -m lab up --nodes $(LAB_NODES) --distro $(LAB_DISTRO)
 	$(MAKE) --no-print-directory deploy
 	$(MAKE) --no-print-directory run-job
 	$(MAKE) --no-print-directory ui-check
+	$(MAKE) --no-print-directory monitoring
 
 run-job:
 	python -m lab run-job --job $(JOB)
@@ -40,6 +42,14 @@ ui-check:
 # The lab CA (on the controller, in the lab's state directory) issues the front door's certificate.
 deploy:
 	ansible-playbook $(LAB_INVENTORY) playbooks/lab_ca.yml site.yml
+
+## Prometheus and Alertmanager on node1: waits until every scrape target is up, prints where to look.
+monitoring:
+	python -m lab monitoring
+
+## Stop the heavy queue's workers, run the job: the alerts fire in Alertmanager, then resolve and the run succeeds.
+alert-check:
+	python -m lab alert-check
 
 lab-status:
 	@python -m lab status

@@ -25,6 +25,7 @@ def topology(nodes: int) -> dict[str, Any]:
         "database": single,
         "storage": {"hosts": {}},
         "control": single,
+        "monitoring": single,
         "workers": {
             "hosts": {
                 name: {"dagster_worker_queues": worker_queues(index, len(workers))}

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import browser, docker, fleet, image, inventory, job, names, nodes, ssh, vm
+from lab import browser, docker, fleet, image, inventory, job, monitoring, names, nodes, ssh, vm
 from lab.dagster_client import DagsterError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -219,6 +219,23 @@ def parser() -> argparse.ArgumentParser:
     ui.add_argument(
         "--broker", action="store_true", help="log in to RabbitMQ's management UI (/rabbitmq/) instead of a run page"
     )
+    watch = commands.add_parser("monitoring", help="wait until every scrape target is up; print where to look")
+    watch.add_argument("--host", default="node1", help="lab node of the monitoring group (default: %(default)s)")
+    watch.add_argument("--timeout", type=float, default=180, help="seconds to wait (default: %(default)s)")
+    alerts = commands.add_parser(
+        "alert-check", help="stop a queue's workers, run a job on it: its alerts fire, then resolve and it succeeds"
+    )
+    alerts.add_argument("--queue", default="heavy", help="queue whose workers stop (default: %(default)s)")
+    alerts.add_argument("--job", default="fan_out_job", help="job with a step on it (default: %(default)s)")
+    alerts.add_argument("--host", default="node1", help="lab node of the monitoring group (default: %(default)s)")
+    alerts.add_argument("--control", default="node1", help="lab node running the webserver (default: %(default)s)")
+    alerts.add_argument(
+        "--topology",
+        type=Path,
+        default=REPO / "inventories/lab/topology.yml",
+        help="inventory laid over the nodes (default: %(default)s)",
+    )
+    alerts.add_argument("--timeout", type=float, default=180, help="seconds each alert may take (default: %(default)s)")
     picture = commands.add_parser("fleet", help="draw the deployment: hosts, groups, queues, releases (live)")
     picture.add_argument(
         "--topology",
@@ -287,6 +304,22 @@ def main(argv: list[str] | None = None) -> int:
             run_config = job.deployed_run_config(paths.inventory, paths.key, paths.known_hosts, args.control)
             door = job.front_door(paths.state, paths.inventory, args.control)
             return job.run_job(door, args.job, run_config, args.timeout, paths.logins)
+        if args.command == "monitoring":
+            watched = monitoring.monitoring_of(paths.inventory, args.host)
+            return monitoring.show(watched, args.timeout, monitoring.REMOTE_JOURNAL_DIR)
+        if args.command == "alert-check":
+            watched = monitoring.monitoring_of(paths.inventory, args.host)
+            run_config = job.deployed_run_config(paths.inventory, paths.key, paths.known_hosts, args.control)
+            door = job.front_door(paths.state, paths.inventory, args.control)
+            inventories = [paths.inventory, args.topology]
+            address = job.node_address(paths.inventory, args.host)
+
+            def on_monitoring_host(*command: str) -> str:
+                return ssh.run(address, paths.key, paths.known_hosts, *command)
+
+            return monitoring.alert_check(
+                watched, door, inventories, args.queue, args.job, run_config, args.timeout, on_monitoring_host
+            )
         if args.command == "ui-check":
             door = job.front_door(paths.state, paths.inventory, args.control)
             if args.broker:

@@ -69,7 +69,24 @@ install_python_tools() {
   echo "$want" >"$stamp"
 }
 
+# promtool checks and unit-tests the alert rules (make lint, make unit). It comes from Debian's
+# prometheus package, unpacked into .venv/bin: installing the package would start a Prometheus here.
+install_promtool() {
+  if [ -x "$venv/bin/promtool" ]; then
+    log "promtool present"
+    return
+  fi
+  log "unpacking promtool from Debian's prometheus package into .venv/bin"
+  local scratch
+  scratch=$(mktemp -d)
+  (cd "$scratch" && apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; })
+  dpkg-deb --fsys-tarfile "$scratch"/prometheus_*.deb | tar -x -C "$scratch" ./usr/bin/promtool
+  install -m 0755 "$scratch/usr/bin/promtool" "$venv/bin/promtool"
+  rm -rf "$scratch"
+}
+
 install_apt_packages
 start_docker
 install_python_tools
+install_promtool
 log "ready"

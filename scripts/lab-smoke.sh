@@ -6,7 +6,8 @@
 # collection (from a playbook outside the repository, with only the declared
 # collections); the example job through Celery and its run page in headless
 # Chromium; the fleet picture; deploy again from the checkout with nothing
-# changed; the second location's job (a create-dagster project with a uv.lock);
+# changed; monitoring: every scrape target up, an alert fired and resolved
+# live; the second location's job (a create-dagster project with a uv.lock);
 # an upgrade of that location alone (the other's code server keeps its process)
 # and its job again; down.
 set -euo pipefail
@@ -105,6 +106,12 @@ echo "lab-smoke: second run of site.yml changed nothing"
 # What a worker instance (one per location and queue) costs its host at rest.
 python -m bench --results "$state/bench" footprint --lab "$name" --inventory "$nodes_inventory" \
   --inventory inventories/lab/topology.yml
+
+# Monitoring on node1: every scrape target up; then the failure users report most, live: the heavy queue's
+# workers stopped, a run with steps on it waits, DagsterQueueWithoutConsumers and DagsterWorkerDown fire in
+# Alertmanager; the workers started again, the run succeeds and both alerts resolve.
+"${lab[@]}" monitoring
+"${lab[@]}" alert-check --queue heavy --job fan_out_job
 
 # The second location's job, through its own workers.
 "${lab[@]}" run-job --job locked_job

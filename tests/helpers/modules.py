@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
@@ -11,8 +12,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def load_file(relative_path: str, name: str) -> ModuleType:
-    """The module at REPO/relative_path, registered as `name` (dataclasses look their module up there)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / relative_path)
+    """The module at REPO/relative_path, registered as `name` (dataclasses look their module up there). The file
+    may have no .py suffix (an installed script)."""
+    loader = importlib.machinery.SourceFileLoader(name, str(REPO / relative_path))
+    spec = importlib.util.spec_from_loader(name, loader)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

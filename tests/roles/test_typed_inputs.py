@@ -8,18 +8,14 @@ variables and the facts the roles publish to each other (fixtures/published_fact
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = Path(__file__).parent / "fixtures"
-ROLES = REPO / "roles"
+from tests.helpers.templates import ROLES, render
+
 # A default that is an expression (e.g. "{{ not rabbitmq_tls_enabled }}") is fed this value instead.
 FALLBACK = {"int": 7, "bool": False}
 
@@ -47,35 +43,6 @@ def values(flip_booleans: bool) -> dict[str, Any]:
 
 def as_key_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def render(out: Path, *extra_vars: str) -> dict[str, str]:
-    """Every template rendered in one ansible-playbook run; {template path: text}."""
-    out.mkdir()
-    inventory = out.parent / f"{out.name}-inventory.yml"
-    groups = {name: {"hosts": {"localhost": None}} for name in ("broker", "database", "storage", "control", "workers")}
-    inventory.write_text(yaml.safe_dump({"all": {
-        "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}},
-        "children": groups,
-    }}))  # fmt: skip
-    variable_files = [*sorted(ROLES.glob("*/defaults/main.yml")), *sorted(ROLES.glob("*/vars/main.yml")),
-                      ROLES / "postgresql/vars/debian-12.yml"]  # fmt: skip
-    templates = sorted(str(path.relative_to(REPO)) for path in ROLES.glob("*/templates/*"))
-    harness = {
-        "repo": str(REPO),
-        "out": str(out),
-        "variable_files": [str(path) for path in variable_files],
-        "templates": templates,
-        "fleet_file": str(FIXTURES / "published_facts.yml"),
-    }
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
-            str(FIXTURES / "render_templates.yml"), "-e", json.dumps(harness), *extra_vars]  # fmt: skip
-    environment = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_LOCALHOST_WARNING": "false"}
-    done = subprocess.run(argv, cwd=REPO, env=environment, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    rendered: dict[str, str] = json.loads((out / "rendered.json").read_text())
-    assert sorted(rendered) == templates
-    return rendered
 
 
 def test_the_specs_declare_integers_and_booleans_of_every_kind() -> None:

@@ -102,7 +102,7 @@ def drop_var(name: str) -> Callable[[Inventory], None]:
 
 def set_group(name: str, *hosts: str) -> Callable[[Inventory], None]:
     def change(inventory: Inventory) -> None:
-        group(inventory, name)["hosts"] = {h: None for h in hosts}
+        inventory["all"]["children"].setdefault(name, {})["hosts"] = {h: None for h in hosts}
 
     return change
 
@@ -133,6 +133,8 @@ BAD_INVENTORIES: list[tuple[str, Callable[[Inventory], None], str]] = [
      "The broker group has 0 hosts"),
     ("two databases", set_group("database", CONTROL, WORKER),
      "The database group has 2 hosts"),
+    ("two monitoring hosts", set_group("monitoring", CONTROL, WORKER),
+     "The monitoring group has 2 hosts"),
     ("missing secret", drop_var("postgresql_dagster_password"),
      f"postgresql_dagster_password on {CONTROL} is missing, shorter than 12 characters, a placeholder"),
     ("placeholder secret", set_vars(rabbitmq_app_password="CHANGE_ME_before_deploying"),
