@@ -24,10 +24,6 @@ def test_wait_for_returns_when_the_check_holds_and_none_past_the_timeout() -> No
     assert monitoring.wait_for(lambda: False, timeout=0.05, poll=0.01) is None
 
 
-def test_the_journal_directory_is_the_monitoring_roles() -> None:
-    assert monitoring.REMOTE_JOURNAL_DIR.startswith("/var/log/journal/")
-
-
 def test_the_hosts_of_journal_lines_are_read_from_json() -> None:
     lines = '{"_HOSTNAME": "node3", "MESSAGE": "x"}\n{"_HOSTNAME": "node4"}\n\n{"MESSAGE": "no host"}\n'
     assert monitoring.hosts_in_journal(lines) == {"node3", "node4"}
