@@ -13,7 +13,12 @@ import yaml  # type: ignore[import-untyped]
 from lab.nodes import Node
 
 # Secrets the topology needs; generated once per lab, never committed.
-SECRET_NAMES = ("rabbitmq_app_password", "postgresql_dagster_password", "rabbitmq_management_password")
+SECRET_NAMES = (
+    "rabbitmq_app_password",
+    "postgresql_dagster_password",
+    "rabbitmq_management_password",
+    "dagster_control_flower_password",
+)
 # The front door's logins, one per role, each named after its role.
 LOGIN_ROLES = ("operator", "viewer")
 # nginx checks the hash on every request: cost 10 took 51 ms of a CPU here (roles/front_door/README.md).

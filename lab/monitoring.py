@@ -4,7 +4,8 @@
 end to end: it stops the workers of a queue with the kit's own playbook, launches a job with a step on that
 queue, waits for DagsterQueueWithoutConsumers and DagsterWorkerDown in Alertmanager, starts the workers
 again, and waits for the run to succeed and the alerts to resolve; the Dagster exporter must have counted
-the run as STARTED and then as SUCCESS."""
+the run as STARTED and then as SUCCESS, and Flower's task metrics must have counted each step as a
+succeeded Celery task of the worker (queue and host) that Dagster says ran it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +139,18 @@ def names_queue(broker_queue: str, queue: str) -> bool:
     return broker_queue == queue or broker_queue.endswith(f".{queue}")
 
 
+def succeeded_tasks_by_worker(monitoring: Monitoring) -> Counter[str]:
+    """Celery tasks succeeded so far per Celery worker (`<location>.<queue>@<host>`), by Flower's metrics."""
+    samples = monitoring.query('sum by (worker) (flower_events_total{job="celery",type="task-succeeded"})')
+    return Counter({labels["worker"]: round(value) for labels, value in samples if "worker" in labels})
+
+
+def uncounted_steps(steps_per_worker: Counter[str], before: Counter[str], after: Counter[str]) -> Counter[str]:
+    """Per worker, the run's steps that Flower's counter of succeeded tasks has not grown by."""
+    missing = Counter({worker: steps - (after[worker] - before[worker]) for worker, steps in steps_per_worker.items()})
+    return +missing
+
+
 def runs_by_status(monitoring: Monitoring, status: str) -> float:
     samples = monitoring.query(f'sum(dagster_runs{{status="{status}"}})')
     return samples[0][1] if samples else 0.0
@@ -155,6 +169,7 @@ def alert_check(
     failures: list[str] = []
     client = door.client()
     succeeded_before = runs_by_status(monitoring, "SUCCESS")
+    tasks_before = succeeded_tasks_by_worker(monitoring)
     print(f"stopping every worker of queue {queue}")
     worker_service(inventories, "stop", queue)
     run_id = client.launch(location_of(client, job), job, run_config)
@@ -185,8 +200,23 @@ def alert_check(
         failures.append(f"{QUEUE_ALERT} or {WORKER_ALERT} still firing {timeout:.0f} s after the workers started")
     else:
         print(f"both alerts resolved {resolved:.0f} s after the run ended")
+    steps = client.report(run_id).steps.values()
+    # Celery's task metrics: each step a succeeded task of the worker Dagster's engine event names.
+    steps_per_worker = Counter(step.worker for step in steps if step.worker)
+    uncounted: Counter[str] = Counter()
+
+    def flower_counts_every_step() -> bool:
+        nonlocal uncounted
+        uncounted = uncounted_steps(steps_per_worker, tasks_before, succeeded_tasks_by_worker(monitoring))
+        return bool(steps_per_worker) and not uncounted
+
+    if wait_for(flower_counts_every_step, timeout) is None:
+        failures.append(f"Flower's metrics lack succeeded tasks (per worker) of the run: {dict(uncounted)}")
+    else:
+        print("Flower's metrics in Prometheus count the run's steps as succeeded Celery tasks: "
+              + ", ".join(f"{worker} {count}" for worker, count in sorted(steps_per_worker.items())))  # fmt: skip
     # Logs in one place: the run's lines, from every host that ran a step, in the monitoring host's journal.
-    step_hosts = {step.host for step in client.report(run_id).steps.values() if step.host}
+    step_hosts = {step.host for step in steps if step.host}
     journal_hosts: set[str] = set()
 
     def journal_has_every_step_host() -> bool:

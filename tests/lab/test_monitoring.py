@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 
 from lab import monitoring
 
@@ -34,3 +35,13 @@ def test_a_dagster_queue_is_its_broker_queue_of_any_code_location() -> None:
     assert monitoring.names_queue("heavy", "heavy")
     assert not monitoring.names_queue("example.heavy", "avy")
     assert not monitoring.names_queue("example.dagster", "heavy")
+
+
+def test_steps_are_uncounted_until_flowers_counter_of_their_worker_grew_by_them() -> None:
+    steps = Counter({"example.heavy@node3": 2, "example.dagster@node2": 1})
+    before = Counter({"example.heavy@node3": 5})
+    assert monitoring.uncounted_steps(steps, before, Counter({"example.heavy@node3": 6})) == Counter(
+        {"example.heavy@node3": 1, "example.dagster@node2": 1}
+    )
+    after = Counter({"example.heavy@node3": 7, "example.dagster@node2": 1, "example.light@node4": 3})
+    assert monitoring.uncounted_steps(steps, before, after) == Counter()

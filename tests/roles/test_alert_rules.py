@@ -68,5 +68,5 @@ def test_the_dashboard_reads_only_recorded_or_exported_series(rules_dir: Path) -
     recorded = {rule["record"] for group in rules["groups"] for rule in group["rules"] if "record" in rule}
     dashboard = json.loads((Path(__file__).resolve().parents[2] / "files/grafana/dagster-fleet.json").read_text())
     expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
-    used = {name for expression in expressions for name in re.findall(r"\bdagster:[a-z_:]+", expression)}
+    used = {name for expression in expressions for name in re.findall(r"\bdagster:[a-z0-9_:]+", expression)}
     assert used and used <= recorded, used - recorded
