@@ -46,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
     sized.add_argument("--nodes", type=int, default=4, help="lab size (default: %(default)s)")
     sized.add_argument("--full", action="store_true", help="also no-op re-run, code-only upgrade, fan-out throughput")
     sized.add_argument("--runs", type=int, default=3, help="fan-out runs per executor (default: %(default)s)")
+    sized.add_argument("--batch-sizes", type=int, nargs="*", default=[], metavar="N",
+                       help="also the no-op re-run and an upgrade per dagster_rollout_batch_size N")  # fmt: skip
     again = figures.add_parser("noop", help="re-run site.yml on a deployed lab; fails if anything changed")
     again.add_argument("--lab", required=True, help="lab name")
     again.add_argument("--inventory", type=Path, action="append", required=True, help="inventory files, in order")
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             record(results, "floor", floor.measure(results, 1))
             record(results, "floor-4", floor.measure(results, 4))
         if args.figure == "deploy":
-            measured = deploy.measure(args.nodes, results, args.full, args.runs, args.keep)
+            measured = deploy.measure(args.nodes, results, args.full, args.runs, args.keep, tuple(args.batch_sizes))
             record(results, f"deploy-{args.nodes}", measured)
         if args.figure == "all":
             for nodes, full in ((4, True), (2, False), (6, False)):

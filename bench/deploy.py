@@ -1,5 +1,6 @@
 """Deploy figures on a lab of N fresh nodes: cold deploy by phase and the first job; with --full
-also the no-op re-run, a code-only upgrade and the fan-out throughput on the same lab."""
+also the no-op re-run, a code-only upgrade and the fan-out throughput on the same lab; with batch sizes,
+the no-op re-run and one code-only upgrade per `dagster_rollout_batch_size`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def playbook_figure(timed: timings.PlaybookTimings) -> dict[str, Any]:
 def edited_project(workdir: Path) -> Path:
     """The example project with one comment added: new code, same dependencies."""
     project = workdir / "example_project"
+    workdir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     definitions = project / "dagster_celery_example" / "definitions.py"
     definitions.write_text(definitions.read_text() + f"\n# benchmark edit {time.time()}\n")
@@ -41,7 +43,14 @@ def run_host_cores(fleet: runner.Fleet, host: str = "node1") -> int:
     return int(ssh.run(address, fleet.state / "id_ed25519", fleet.state / "known_hosts", "nproc").strip())
 
 
-def measure(nodes: int, results: Path, full: bool, runs: int, keep: bool = False) -> dict[str, Any]:
+def rollout_figure(timed: timings.PlaybookTimings, batch_size: int, worker_hosts: int) -> dict[str, Any]:
+    return {**playbook_figure(timed), "batch_size": batch_size,
+            "seconds_per_worker_host": round(timed.seconds / worker_hosts, 1)}  # fmt: skip
+
+
+def measure(
+    nodes: int, results: Path, full: bool, runs: int, keep: bool = False, batch_sizes: tuple[int, ...] = ()
+) -> dict[str, Any]:
     fleet = runner.sized_fleet(f"dagster-bench-{nodes}", nodes, results)
     layout = yaml.safe_load(fleet.inventories[1].read_text())
     fleet.lab("down")
@@ -68,6 +77,15 @@ def measure(nodes: int, results: Path, full: bool, runs: int, keep: bool = False
                 document["throughput"] = throughput.measure(
                     client, run_config, topology.slots(layout), run_host_cores(fleet), runs
                 )
+            if batch_sizes and not full:
+                document["noop"] = playbook_figure(fleet.playbook(f"noop-{nodes}", "site.yml", "-e", cache))
+            worker_hosts = len(layout["workers"]["hosts"])
+            document["rollouts"] = []
+            for size in batch_sizes:
+                project = f"dagster_release_project_dir={edited_project(Path(workdir) / f'batch-{size}')}"
+                rolled = fleet.playbook(f"upgrade-{nodes}-batch-{size}", "playbooks/upgrade.yml", "-e", cache,
+                                        "-e", project, "-e", f"dagster_rollout_batch_size={size}")  # fmt: skip
+                document["rollouts"].append(rollout_figure(rolled, size, worker_hosts))
     finally:
         if not keep:
             fleet.lab("down")

@@ -70,6 +70,16 @@ def table(figures: dict[str, dict[str, Any]]) -> str:
         if "upgrade" in figure:
             upgrade = f"{figure['upgrade']['seconds']:.0f}"
             rows.append((f"Code-only upgrade (upgrade.yml), {nodes} nodes", upgrade, "", "", ""))
+        for rollout in figure.get("rollouts", []):
+            rows.append(
+                (
+                    f"Code-only upgrade, {nodes} nodes, batches of {rollout['batch_size']}",
+                    f"{rollout['seconds']:.0f}",
+                    "per worker host",
+                    f"{rollout['seconds_per_worker_host']:.1f} s",
+                    "≤ 10 s per worker host beyond its drain",
+                )
+            )
         if "throughput" in figure:
             fan_out = figure["throughput"]
             celery, multi = fan_out["celery"], fan_out["multiprocess"]
@@ -144,13 +154,22 @@ def phase_table(figures: dict[str, dict[str, Any]], cores: int) -> str:
 
 
 def machine_line(figures: dict[str, dict[str, Any]]) -> str:
-    machine = next((figure["machine"] for figure in figures.values() if "machine" in figure), None)
-    if not machine:
+    """Where and when the figures were measured: one sentence per machine and date, naming its figures."""
+    by_machine: dict[str, list[str]] = {}
+    for name, figure in figures.items():
+        machine = figure.get("machine")
+        if machine:
+            where = (
+                f"{machine['date']} on {machine['os']} (kernel {machine['kernel']}), {machine['cpu']}, "
+                f"{machine['cores']} cores, {machine['memory_gib']} GiB"
+            )
+            by_machine.setdefault(where, []).append(name)
+    if not by_machine:
         return ""
-    return (
-        f"Measured {machine['date']} on {machine['os']} (kernel {machine['kernel']}), {machine['cpu']}, "
-        f"{machine['cores']} cores, {machine['memory_gib']} GiB; lab nodes are containers on that machine."
-    )
+    if len(by_machine) == 1:
+        return f"Measured {next(iter(by_machine))}; lab nodes are containers on that machine."
+    parts = [f"{where} ({', '.join(sorted(names))})" for where, names in sorted(by_machine.items())]
+    return "Measured " + "; measured ".join(parts) + "; lab nodes are containers on those machines."
 
 
 def bars(figures: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, float]]]:

@@ -127,6 +127,7 @@ def figures() -> dict[str, dict[str, Any]]:
             "nodes": 2,
             "cold": {"seconds": 80.0, "phases": phases, "changed": {}},
             "first_job": {"seconds": 6.0},
+            "rollouts": [{"batch_size": 1, "seconds": 30.0, "seconds_per_worker_host": 30.0, "phases": phases}],
         },
     }
 
@@ -142,6 +143,7 @@ def test_the_table_states_ratios_and_targets() -> None:
     assert "| Cold deploy, 2 nodes | 80 | one-node floor; 40 s per node | 1.60 |" in text
     assert "| No-op re-run, 4 nodes (0 changed) | 20 | cold deploy | 0.20 |" in text
     assert "3.00x faster" in text
+    assert "| Code-only upgrade, 2 nodes, batches of 1 | 30 | per worker host | 30.0 s | ≤ 10 s per" in text
     assert text.index("Cold deploy, 2 nodes") < text.index("Cold deploy, 4 nodes")
 
 
@@ -245,3 +247,12 @@ def test_the_footprint_sums_per_host_and_takes_medians() -> None:
     assert summary["locations"] == ["example", "ml"]
     assert summary["median_instance_memory_mib"] == 150.0
     assert summary["per_host_memory_mib"] == {"node2": 150.0, "node3": 150.0}
+
+
+def test_figures_from_two_machines_name_each_machine_and_its_figures() -> None:
+    measured = figures()
+    later = {**measured["floor"]["machine"], "date": "2026-12-02", "cpu": "other"}
+    measured["deploy-2"]["machine"] = later
+    line = report.machine_line(measured)
+    assert "2026-11-24 on Debian (kernel 6), cpu, 2 cores, 8.0 GiB (floor)" in line
+    assert "; measured 2026-12-02 on Debian (kernel 6), other, 2 cores, 8.0 GiB (deploy-2)" in line
