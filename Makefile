@@ -5,7 +5,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # mitogen's strategy (package mitogen, in the venv) keeps one Python per host for a whole run instead
 # of sending every module over: a no-op site.yml on the 4-node lab took 62 s with it, 137 s without
-# (docs/testing.md). MITOGEN=0 runs Ansible's own linear strategy.
+# (README, "What was optimised"). MITOGEN=0 runs Ansible's own linear strategy.
 MITOGEN ?= 1
 ifeq ($(MITOGEN),1)
 export ANSIBLE_STRATEGY := mitogen_linear
