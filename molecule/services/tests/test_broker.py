@@ -15,6 +15,9 @@ import pytest
 import yaml
 from helpers.molecule import address, host, hosts_in, password, playbook, secret
 
+# One pytest process runs these in order (see molecule.yml): a test changes what the others read.
+pytestmark = pytest.mark.xdist_group("broker")
+
 BROKERS = hosts_in("broker")
 CLIENT = host(hosts_in("workers")[0])
 SET_PASSWORD = Path(__file__).resolve().parent.parent / "set_password.yml"

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from helpers.molecule import SHARED_DIR, address, changed_per_host, host, hosts_in, playbook
 
-CONTROL, WORKER = hosts_in("all")  # the scenario's Debian 12 and Debian 13 nodes
+CONTROL, WORKER = hosts_in("broker")  # the scenario's Debian 12 and Debian 13 service nodes
 FIRST_CHANGING_PLAY = "PLAY [Prepare every node]"
 
 Inventory = dict[str, Any]

@@ -9,6 +9,9 @@ from helpers.molecule import USER, host, hosts_in, inventory
 from testinfra.host import Host
 from testinfra.utils.ansible_runner import AnsibleRunner
 
+# One pytest process runs these in order (see molecule.yml): a test changes what the others read.
+pytestmark = pytest.mark.xdist_group("backup")
+
 DATABASES = hosts_in("database")
 DUMPS = "/var/backups/dagster-db"
 

@@ -9,8 +9,8 @@ import pytest
 from helpers.molecule import address, host, hosts_in, secret
 
 DATABASES = hosts_in("database")
-ALLOWED = host("postgresql-allowed-client")
-STRANGER = host("postgresql-stranger")
+ALLOWED = host("services-client")
+STRANGER = host("services-stranger")
 
 
 def psql(client, server: str, password: str, sql: str = "select current_user"):  # type: ignore[no-untyped-def]
