@@ -48,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     sized.add_argument("--runs", type=int, default=3, help="fan-out runs per executor (default: %(default)s)")
     sized.add_argument("--batch-sizes", type=int, nargs="*", default=[], metavar="N",
                        help="also the no-op re-run and an upgrade per dagster_rollout_batch_size N")  # fmt: skip
+    sized.add_argument("--note", default="", help="what sets this run apart, for the report's before/after table")
     again = figures.add_parser("noop", help="re-run site.yml on a deployed lab; fails if anything changed")
     again.add_argument("--lab", required=True, help="lab name")
     again.add_argument("--inventory", type=Path, action="append", required=True, help="inventory files, in order")
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             record(results, "floor-4", floor.measure(results, 4))
         if args.figure == "deploy":
             measured = deploy.measure(args.nodes, results, args.full, args.runs, args.keep, tuple(args.batch_sizes))
+            if args.note:
+                measured["note"] = args.note
             record(results, f"deploy-{args.nodes}", measured)
         if args.figure == "all":
             for nodes, full in ((4, True), (2, False), (6, False)):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -12,6 +14,10 @@ from bench.timings import PHASES
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 COLORS = ("#8c8c8c", "#bdbdbd", "#6baed6", "#fd8d3c", "#74c476", "#9e9ac8", "#e377c2", "#3182bd", "#f0f0f0")
 SEGMENTS = (*PHASES, "other")
+# Issue 20's targets, on the 4-node lab.
+NOOP_SHARE, NOOP_SECONDS = 0.15, 20.0
+ROLLOUT_SECONDS_PER_HOST = 10.0
+FAN_OUT_SHARE = 0.2
 
 
 def load(results: Path) -> dict[str, dict[str, Any]]:
@@ -25,6 +31,11 @@ def deploys(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.2f}" if denominator else "-"
+
+
+def verdict(target: str, met: bool) -> str:
+    """A target and whether the figure meets it."""
+    return f"{target}: {'met' if met else 'not met'}"
 
 
 def floors(figures: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -45,26 +56,30 @@ def table(figures: dict[str, dict[str, Any]]) -> str:
         nodes, cold = figure["nodes"], figure["cold"]
         same_size = by_size.get(int(nodes))
         against = f"; {ratio(cold['seconds'], same_size['seconds'])} of the {nodes}-node floor" if same_size else ""
+        cold_target = ""
+        if nodes == 4 and same_size:
+            cold_target = verdict("≤ 1.5 of the 4-node floor", cold["seconds"] <= 1.5 * same_size["seconds"])
         rows.append(
             (
                 f"Cold deploy, {nodes} nodes",
                 f"{cold['seconds']:.0f}",
                 f"one-node floor{against}; {float(cold['seconds']) / int(nodes):.0f} s per node",
                 ratio(cold["seconds"], floor_seconds),
-                "≤ 1.5" if nodes == 4 else "",
+                cold_target,
             )
         )
         rows.append((f"First job after it ({nodes} nodes)", f"{figure['first_job']['seconds']:.0f}", "", "", ""))
         if "noop" in figure:
             noop = figure["noop"]
             changed = sum(noop["changed"].values())
+            met = noop["seconds"] <= min(NOOP_SHARE * cold["seconds"], NOOP_SECONDS) and not changed
             rows.append(
                 (
                     f"No-op re-run, {nodes} nodes ({changed} changed)",
                     f"{noop['seconds']:.0f}",
                     "cold deploy",
                     ratio(noop["seconds"], cold["seconds"]),
-                    "≤ 0.10, 0 changed",
+                    verdict(f"≤ {NOOP_SHARE}, ≤ {NOOP_SECONDS:.0f} s, 0 changed", met),
                 )
             )
         if "upgrade" in figure:
@@ -77,7 +92,10 @@ def table(figures: dict[str, dict[str, Any]]) -> str:
                     f"{rollout['seconds']:.0f}",
                     "per worker host",
                     f"{rollout['seconds_per_worker_host']:.1f} s",
-                    "≤ 10 s per worker host beyond its drain",
+                    verdict(
+                        f"≤ {ROLLOUT_SECONDS_PER_HOST:.0f} s per worker host beyond its drain",
+                        rollout["seconds_per_worker_host"] <= ROLLOUT_SECONDS_PER_HOST,
+                    ),
                 )
             )
         if "throughput" in figure:
@@ -88,8 +106,11 @@ def table(figures: dict[str, dict[str, Any]]) -> str:
                     f"Fan-out, {fan_out['steps']} steps: Celery, {celery['slots']} worker processes",
                     f"{celery['median_seconds']:.1f}",
                     f"multiprocess executor on one node, {multi['slots']} processes: {multi['median_seconds']:.1f} s",
-                    f"{fan_out['speedup']:.2f}x faster",
-                    "≥ 1",
+                    f"{ratio(celery['median_seconds'], multi['median_seconds'])} ({fan_out['speedup']:.2f}x faster)",
+                    verdict(
+                        f"≤ {FAN_OUT_SHARE} of the multiprocess time",
+                        celery["median_seconds"] <= FAN_OUT_SHARE * multi["median_seconds"],
+                    ),
                 )
             )
             rows.append(
@@ -119,6 +140,85 @@ def table(figures: dict[str, dict[str, Any]]) -> str:
             )
     lines = ["| " + " | ".join(row) + " |" for row in rows]
     lines.insert(1, "|" + "---|" * len(rows[0]))
+    return "\n".join(lines)
+
+
+def dig(document: dict[str, Any], *keys: str) -> float | None:
+    """A nested figure, or None where a run did not measure it."""
+    value: Any = document
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return float(value)
+
+
+def share(document: dict[str, Any], numerator: tuple[str, ...], denominator: tuple[str, ...]) -> float | None:
+    top, bottom = dig(document, *numerator), dig(document, *denominator)
+    return top / bottom if top is not None and bottom else None
+
+
+# The 4-node figures compared with earlier measurements: label, decimals, how to read it from one run.
+COMPARED: tuple[tuple[str, int, Callable[[dict[str, Any]], float | None]], ...] = (
+    ("cold deploy (s)", 0, lambda run: dig(run, "cold", "seconds")),
+    ("no-op re-run (s)", 0, lambda run: dig(run, "noop", "seconds")),
+    ("no-op / cold deploy", 2, lambda run: share(run, ("noop", "seconds"), ("cold", "seconds"))),
+    ("code-only upgrade, upgrade.yml (s)", 0, lambda run: dig(run, "upgrade", "seconds")),
+    ("fan-out, Celery (s)", 1, lambda run: dig(run, "throughput", "celery", "median_seconds")),
+    (
+        "fan-out, Celery / multiprocess",
+        2,
+        lambda run: share(
+            run, ("throughput", "celery", "median_seconds"), ("throughput", "multiprocess", "median_seconds")
+        ),
+    ),
+    ("CPU-seconds per step, Celery", 2, lambda run: dig(run, "throughput", "celery", "cpu_seconds_per_step")),
+)
+
+
+def baselines(results: Path) -> dict[str, list[dict[str, Any]]]:
+    """Earlier 4-node measurements kept for comparison: each subdirectory of the results holding JSON runs
+    (the first ones, written by hand, name no node count; they were all of the 4-node lab)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for directory in sorted(path for path in results.iterdir() if path.is_dir()):
+        runs = [json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))]
+        runs = [run for run in runs if int(run.get("nodes", 4)) == 4]
+        if runs:
+            found[directory.name] = runs
+    return found
+
+
+def summary(values: list[float], decimals: int) -> str:
+    """Median of the runs that measured it, with the range when there are several."""
+    if not values:
+        return "-"
+    middle = f"{statistics.median(values):.{decimals}f}"
+    return middle if len(values) == 1 else f"{middle} ({min(values):.{decimals}f} to {max(values):.{decimals}f})"
+
+
+def comparison(figures: dict[str, dict[str, Any]], earlier: dict[str, list[dict[str, Any]]]) -> str:
+    """Before and after: each set of earlier runs, then the current 4-node figures; medians, ranges in brackets."""
+    now = [figure for figure in deploys(figures) if int(figure["nodes"]) == 4]
+    if not now or not earlier:
+        return ""
+    columns = [*earlier.items(), ("now", now)]
+
+    def heading(name: str, runs: list[dict[str, Any]]) -> str:
+        dates = sorted({run["machine"]["date"] for run in runs if "machine" in run})
+        return f"{name} ({', '.join(dates) or 'undated'}, {len(runs)} run{'s' if len(runs) > 1 else ''})"
+
+    lines = ["| 4-node lab | " + " | ".join(heading(name, runs) for name, runs in columns) + " |"]
+    lines.append("|" + "---|" * (len(columns) + 1))
+    for label, decimals, read in COMPARED:
+        cells = []
+        for _, runs in columns:
+            values = [value for value in map(read, runs) if value is not None]
+            cells.append(summary(values, decimals))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for name, runs in earlier.items():
+        notes = sorted({run["note"] for run in runs if "note" in run})
+        if notes:
+            lines.append(f"\n`{name}`: {' '.join(notes)}")
     return "\n".join(lines)
 
 
@@ -248,10 +348,10 @@ def cores(figures: dict[str, dict[str, Any]]) -> int:
     return int(machine.get("cores", 0))
 
 
-def markdown(figures: dict[str, dict[str, Any]], plot: str) -> str:
-    tables = [table(figures), phase_table(figures, cores(figures))]
-    parts = [machine_line(figures), "", tables[0], "", tables[1], "", f"![Benchmark figures]({plot})"]
-    return "\n".join(parts).strip() + "\n"
+def markdown(figures: dict[str, dict[str, Any]], plot: str, earlier: dict[str, list[dict[str, Any]]]) -> str:
+    sections = [machine_line(figures), table(figures), phase_table(figures, cores(figures))]
+    sections += [comparison(figures, earlier), f"![Benchmark figures]({plot})"]
+    return "\n\n".join(section for section in sections if section) + "\n"
 
 
 def inject(readme: str, block: str) -> str:
@@ -269,7 +369,8 @@ def write(results: Path, readme: Path | None) -> str:
         raise RuntimeError(f"no results in {results}")
     plot = results / "bench.svg"
     plot.write_text(svg(figures))
-    block = markdown(figures, str(plot.relative_to(readme.parent)) if readme else plot.name)
+    plot_path = str(plot.relative_to(readme.parent)) if readme else plot.name
+    block = markdown(figures, plot_path, baselines(results))
     if readme is not None:
         readme.write_text(inject(readme.read_text(), block))
     else:

@@ -137,14 +137,50 @@ def test_the_table_states_ratios_and_targets() -> None:
     assert "| Floor: unavoidable work, alone on one node | 50 | packages 30 s |" in text
     assert "| Floor: unavoidable work, 4 nodes at once | 80 |" in text
     assert (
-        "| Cold deploy, 4 nodes | 100 | one-node floor; 1.25 of the 4-node floor; 25 s per node | 2.00 | ≤ 1.5 |"
-        in text
+        "| Cold deploy, 4 nodes | 100 | one-node floor; 1.25 of the 4-node floor; 25 s per node | 2.00 "
+        "| ≤ 1.5 of the 4-node floor: met |" in text
     )
-    assert "| Cold deploy, 2 nodes | 80 | one-node floor; 40 s per node | 1.60 |" in text
-    assert "| No-op re-run, 4 nodes (0 changed) | 20 | cold deploy | 0.20 |" in text
-    assert "3.00x faster" in text
+    assert "| Cold deploy, 2 nodes | 80 | one-node floor; 40 s per node | 1.60 |  |" in text
+    assert (
+        "| No-op re-run, 4 nodes (0 changed) | 20 | cold deploy | 0.20 | ≤ 0.15, ≤ 20 s, 0 changed: not met |" in text
+    )
+    assert "| 0.33 (3.00x faster) | ≤ 0.2 of the multiprocess time: not met |" in text
     assert "| Code-only upgrade, 2 nodes, batches of 1 | 30 | per worker host | 30.0 s | ≤ 10 s per" in text
+    assert "beyond its drain: not met |" in text
     assert text.index("Cold deploy, 2 nodes") < text.index("Cold deploy, 4 nodes")
+
+
+def test_targets_are_met_only_within_every_bound() -> None:
+    fast = figures()
+    fast["deploy-4"]["noop"]["seconds"] = 15.0
+    fast["deploy-4"]["throughput"]["celery"]["median_seconds"] = 12.0
+    assert "≤ 0.15, ≤ 20 s, 0 changed: met" in report.table(fast)
+    assert "≤ 0.2 of the multiprocess time: met" in report.table(fast)
+    fast["deploy-4"]["noop"]["changed"] = {"node1": 1}
+    assert "≤ 0.15, ≤ 20 s, 0 changed: not met" in report.table(fast)
+    fast["deploy-4"]["noop"] = {"seconds": 14.0, "changed": {}}
+    fast["deploy-4"]["cold"]["seconds"] = 90.0
+    assert "(0 changed) | 14 | cold deploy | 0.16 | ≤ 0.15, ≤ 20 s, 0 changed: not met |" in report.table(fast)
+
+
+def test_the_comparison_sets_each_earlier_run_set_beside_the_current_figures(tmp_path: Path) -> None:
+    earlier = tmp_path / "before"
+    earlier.mkdir()
+    info = {"date": "2026-11-20"}
+    (earlier / "run-1.json").write_text(json.dumps({"cold": {"seconds": 150.0}, "noop": {"seconds": 60.0}}))
+    first = {"cold": {"seconds": 130.0}, "noop": {"seconds": 50.0}, "note": "old code", "machine": info}
+    (earlier / "run-2.json").write_text(json.dumps(first))
+    (earlier / "deploy-12.json").write_text(json.dumps({"nodes": 12, "cold": {"seconds": 900.0}}))
+    (tmp_path / "logs").mkdir()
+    text = report.comparison(figures(), report.baselines(tmp_path))
+    lines = text.splitlines()
+    assert lines[0] == "| 4-node lab | before (2026-11-20, 2 runs) | now (undated, 1 run) |"
+    assert "| cold deploy (s) | 140 (130 to 150) | 100 |" in lines
+    assert "| no-op / cold deploy | 0.39 (0.38 to 0.40) | 0.20 |" in lines
+    assert "| code-only upgrade, upgrade.yml (s) | - | 40 |" in lines
+    assert "| fan-out, Celery / multiprocess | - | 0.33 |" in lines
+    assert lines[-1] == "`before`: old code"
+    assert report.comparison(figures(), {}) == ""
 
 
 def test_the_plot_is_svg_with_a_bar_per_run() -> None:
