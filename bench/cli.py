@@ -46,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     sized.add_argument("--nodes", type=int, default=4, help="lab size (default: %(default)s)")
     sized.add_argument("--full", action="store_true", help="also no-op re-run, code-only upgrade, fan-out throughput")
     sized.add_argument("--runs", type=int, default=3, help="fan-out runs per executor (default: %(default)s)")
+    sized.add_argument("--repeats", type=int, default=1, help="with --full: no-op and upgrade runs, median kept")
     sized.add_argument("--batch-sizes", type=int, nargs="*", default=[], metavar="N",
                        help="also the no-op re-run and an upgrade per dagster_rollout_batch_size N")  # fmt: skip
     sized.add_argument("--note", default="", help="what sets this run apart, for the report's before/after table")
@@ -74,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             record(results, "floor", floor.measure(results, 1))
             record(results, "floor-4", floor.measure(results, 4))
         if args.figure == "deploy":
-            measured = deploy.measure(args.nodes, results, args.full, args.runs, args.keep, tuple(args.batch_sizes))
+            measured = deploy.measure(
+                args.nodes, results, args.full, args.runs, args.keep, tuple(args.batch_sizes), args.repeats
+            )
             if args.note:
                 measured["note"] = args.note
             record(results, f"deploy-{args.nodes}", measured)

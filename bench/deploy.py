@@ -1,5 +1,6 @@
 """Deploy figures on a lab of N fresh nodes: cold deploy by phase and the first job; with --full
-also the no-op re-run, a code-only upgrade and the fan-out throughput on the same lab; with batch sizes,
+also the no-op re-run, a code-only upgrade (the median of --repeats runs each) and the fan-out throughput
+on the same lab; with batch sizes,
 the no-op re-run and one code-only upgrade per `dagster_rollout_batch_size`."""
 
 from __future__ import annotations
@@ -43,13 +44,30 @@ def run_host_cores(fleet: runner.Fleet, host: str = "node1") -> int:
     return int(ssh.run(address, fleet.state / "id_ed25519", fleet.state / "known_hosts", "nproc").strip())
 
 
+def median_figure(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time, with every run's seconds; changed is each host's most over all runs,
+    so a run that changed something is never hidden behind the median."""
+    if len(runs) == 1:
+        return runs[0]
+    middle = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+    hosts = {host for run in runs for host in run["changed"]}
+    changed = {host: max(run["changed"].get(host, 0) for run in runs) for host in sorted(hosts)}
+    return {**middle, "changed": changed, "runs_seconds": [run["seconds"] for run in runs]}
+
+
 def rollout_figure(timed: timings.PlaybookTimings, batch_size: int, worker_hosts: int) -> dict[str, Any]:
     return {**playbook_figure(timed), "batch_size": batch_size,
             "seconds_per_worker_host": round(timed.seconds / worker_hosts, 1)}  # fmt: skip
 
 
 def measure(
-    nodes: int, results: Path, full: bool, runs: int, keep: bool = False, batch_sizes: tuple[int, ...] = ()
+    nodes: int,
+    results: Path,
+    full: bool,
+    runs: int,
+    keep: bool = False,
+    batch_sizes: tuple[int, ...] = (),
+    repeats: int = 1,
 ) -> dict[str, Any]:
     fleet = runner.sized_fleet(f"dagster-bench-{nodes}", nodes, results)
     layout = yaml.safe_load(fleet.inventories[1].read_text())
@@ -70,10 +88,15 @@ def measure(
             document["first_job"] = first_job
             document["to_first_job_seconds"] = round(cold.seconds + first_job["seconds"], 1)
             if full:
-                document["noop"] = playbook_figure(fleet.playbook(f"noop-{nodes}", "site.yml", "-e", cache))
-                project = f"dagster_release_project_dir={edited_project(Path(workdir))}"
-                upgrade = fleet.playbook(f"upgrade-{nodes}", "playbooks/upgrade.yml", "-e", cache, "-e", project)
-                document["upgrade"] = playbook_figure(upgrade)
+                noops = [fleet.playbook(f"noop-{nodes}-{run}", "site.yml", "-e", cache) for run in range(repeats)]
+                document["noop"] = median_figure([playbook_figure(noop) for noop in noops])
+                upgrades = []
+                for run in range(repeats):
+                    project = f"dagster_release_project_dir={edited_project(Path(workdir) / f'upgrade-{run}')}"
+                    upgrades.append(
+                        fleet.playbook(f"upgrade-{nodes}-{run}", "playbooks/upgrade.yml", "-e", cache, "-e", project)
+                    )
+                document["upgrade"] = median_figure([playbook_figure(upgrade) for upgrade in upgrades])
                 document["throughput"] = throughput.measure(
                     client, run_config, topology.slots(layout), run_host_cores(fleet), runs
                 )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from bench import footprint, machine, report, throughput, timings, topology
+from bench import deploy, footprint, machine, report, throughput, timings, topology
 from bench.cli import parser
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -292,3 +292,16 @@ def test_figures_from_two_machines_name_each_machine_and_its_figures() -> None:
     line = report.machine_line(measured)
     assert "2026-11-24 on Debian (kernel 6), cpu, 2 cores, 8.0 GiB (floor)" in line
     assert "; measured 2026-12-02 on Debian (kernel 6), other, 2 cores, 8.0 GiB (deploy-2)" in line
+
+
+def test_repeated_runs_keep_the_median_and_never_hide_a_change() -> None:
+    runs = [
+        {"seconds": 52.0, "changed": {"node1": 0}, "phases": {}},
+        {"seconds": 45.0, "changed": {"node1": 1, "node2": 0}, "phases": {}},
+        {"seconds": 48.0, "changed": {"node1": 0}, "phases": {}},
+    ]
+    figure = deploy.median_figure(runs)
+    assert figure["seconds"] == 48.0 and figure["runs_seconds"] == [52.0, 45.0, 48.0]
+    assert figure["changed"] == {"node1": 1, "node2": 0}
+    assert deploy.median_figure(runs[:1]) == runs[0]
+    assert report.runs_note(figure) == ", median of 3 (45 to 52 s)" and report.runs_note(runs[0]) == ""
