@@ -1,4 +1,4 @@
-"""The rabbitmq role's reading of `rabbitmqctl export_definitions -` (roles/rabbitmq/filter_plugins): which users
+"""The rabbitmq role's reading of `rabbitmqctl export_definitions -` (plugins/filter): which users
 the modules must still touch and whose password differs. The molecule `services` scenario runs it on a real broker:
 its idempotence step fails if a converged broker still looks different, and test_broker.py sets a new password."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.helpers.modules import load_file
 
-definitions = load_file("roles/rabbitmq/filter_plugins/rabbitmq_definitions.py", "rabbitmq_definitions")
+definitions = load_file("plugins/filter/rabbitmq_definitions.py", "rabbitmq_definitions")
 
 # Printed by RabbitMQ 4.0.5's `rabbitmqctl hash_password 'correct horse battery'`.
 REAL_HASH = "glNkcjprh4w1ftsAr6AZyRT7fKJw5zQaXFadjK/7Mk+cV8Vk"

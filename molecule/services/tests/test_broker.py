@@ -183,7 +183,7 @@ def run_access_tasks(broker: str, app_password: str) -> str:
 @pytest.mark.parametrize("broker", BROKERS)
 def test_the_role_repairs_users_rights_and_tags_changed_by_hand_and_then_changes_nothing(broker: str) -> None:
     # The role reads the broker's definitions once and calls the modules only for what differs (filter
-    # roles/rabbitmq/filter_plugins/rabbitmq_definitions.py): each drift here must still reach a module.
+    # plugins/filter/rabbitmq_definitions.py): each drift here must still reach a module.
     node = host(broker)
     node.check_output("rabbitmqctl add_user guest guest && rabbitmqctl set_permissions -p / dagster '.*' '.*' '.*'")
     node.check_output("rabbitmqctl set_user_tags dagster-admin management")
