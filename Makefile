@@ -81,8 +81,8 @@ lint:
 	ansible-lint --offline --profile production
 	ansible-playbook -i inventories/production-example site.yml --syntax-check
 	for playbook in playbooks/*.yml; do ansible-playbook -i localhost, "$$playbook" --syntax-check || exit 1; done
-	ruff check lab bench scripts tests molecule files roles plugins
-	ruff format --check lab bench scripts tests molecule files roles plugins
+	ruff check lab bench scripts tests molecule files roles
+	ruff format --check lab bench scripts tests molecule files roles
 	mypy --strict lab bench scripts/variable_reference.py scripts/declared_collections.py tests/lab tests/roles tests/bench
 	antsibull-changelog lint
 	bash scripts/sanity.sh
