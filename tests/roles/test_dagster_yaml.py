@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,25 @@ def test_an_unbounded_run_writes_no_bound(tmp_path: Path) -> None:
     monitoring = render(tmp_path, "-e", "dagster_config_run_max_runtime_seconds=0")["run_monitoring"]
     assert isinstance(monitoring, dict)
     assert "max_runtime_seconds" not in monitoring
+
+
+def test_the_storage_is_dagster_postgres_config_under_the_kits_pooled_class(tmp_path: Path) -> None:
+    tls_on = '{"dagster_config_database_tls": true, "dagster_config_run_max_runtime_seconds": 0}'
+    storage = render(tmp_path, "-e", tls_on)["storage"]
+    assert isinstance(storage, dict)
+    pooled = storage["custom"]
+    kit_module = REPO / "files/dagster_celery_kit" / (pooled["module"].replace(".", "/") + ".py")
+    assert f"class {pooled['class']}(" in kit_module.read_text()
+    database = pooled["config"]["postgres_db"]
+    assert database["password"] == {"env": "DAGSTER_PG_PASSWORD"}
+    assert database["params"] == {"sslmode": "verify-full", "sslrootcert": "/etc/example/tls/ca.crt"}
+
+
+def test_the_result_backend_scheme_is_the_kits_entry_point() -> None:
+    variables = yaml.safe_load((REPO / "roles/dagster_config/vars/main.yml").read_text())
+    scheme = variables["_dagster_config_result_backend"].split("'")[1].split("+")[0]
+    pyproject = tomllib.loads((REPO / "files/dagster_celery_kit/pyproject.toml").read_text())
+    backends = pyproject["project"]["entry-points"]["celery.result_backends"]
+    assert backends[scheme] == "dagster_celery_kit.result_backend:PooledDatabaseBackend"
+    module = REPO / "files/dagster_celery_kit/dagster_celery_kit/result_backend.py"
+    assert "class PooledDatabaseBackend(" in module.read_text()

@@ -132,6 +132,25 @@ def test_output_written_on_one_host_is_read_on_another(
     pytest.fail("no output crossed hosts in three runs")
 
 
+def database_sessions() -> int:
+    """Connections the database has accepted since it started."""
+    database = host(hosts_in("database")[0])
+    return int(database.check_output("runuser -u postgres -- psql -tAc 'select sum(sessions) from pg_stat_database'"))
+
+
+def test_steps_reuse_their_processes_database_connections(client: Client, run_config: dict[str, Any]) -> None:
+    """Dagster's storage and the result backend keep one connection per process (dagster_celery_kit).
+
+    Without, every query of a step or of the orchestrator's polling opened one: about 24 per step.
+    """
+    run(client, run_config, "wide_fan_out_job")  # every worker process opens its connections
+    before = database_sessions()
+    report = run(client, run_config, "wide_fan_out_job")
+    opened = database_sessions() - before
+    assert report.status == "SUCCESS"
+    assert opened < len(report.steps), f"{opened} new database connections for {len(report.steps)} steps"
+
+
 def test_queued_steps_are_picked_in_priority_order(client: Client, run_config: dict[str, Any]) -> None:
     heavy_hosts = sorted(serving("heavy"))
     for name in heavy_hosts:

@@ -69,7 +69,7 @@ def test_the_database_refuses_an_unencrypted_login() -> None:
 
 
 def test_every_dagster_database_connection_is_encrypted() -> None:
-    """Dagster opens connections per operation: sample pg_stat_ssl until five were seen (at most 30 s)."""
+    """Sample pg_stat_ssl until five Dagster connections were seen (at most 30 s)."""
     query = shlex.quote(
         "select count(*) filter (where not s.ssl), count(*) "
         "from pg_stat_ssl s join pg_stat_activity a using (pid) where a.usename = 'dagster'"
