@@ -105,6 +105,9 @@ def test_a_killed_orchestrator_fails_its_run_within_two_minutes(client: Client) 
     record("orchestrator_sigkill", {"run": status, "noticed_after_seconds": round(noticed, 1)})
     assert status == "FAILURE", report.failures
     assert any("orchestrator" in failure for failure in report.failures), report.failures
+    # Its failed unit was unloaded (CollectMode); a failed unit still loaded would say "failed".
+    unit_state = host(CONTROL).run(f"systemctl is-failed dagster-run@{run_id}.service").stdout.strip()
+    assert unit_state == "inactive", unit_state
 
 
 def active_tasks_of(run_id: str) -> list[str]:
