@@ -211,6 +211,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--job", default="fan_out_job", help="job name (default: %(default)s)")
     run.add_argument("--control", default="node1", help="lab node running the webserver (default: %(default)s)")
     run.add_argument("--timeout", type=float, default=600, help="seconds to wait for the run (default: %(default)s)")
+    run.add_argument(
+        "--ops-config",
+        type=json.loads,
+        default={},
+        help='JSON of the run config\'s ops section, e.g. \'{"long_step": {"config": {"seconds": 90}}}\'',
+    )
     ui = commands.add_parser("ui-check", help="open a run's page in headless Chromium: are all its steps succeeded?")
     ui.add_argument("--job", default="fan_out_job", help="check this job's newest run (default: %(default)s)")
     ui.add_argument("--run", help="check this run instead")
@@ -303,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run-job":
             run_config = job.deployed_run_config(paths.inventory, paths.key, paths.known_hosts, args.control)
             door = job.front_door(paths.state, paths.inventory, args.control)
+            run_config = {**run_config, "ops": args.ops_config} if args.ops_config else run_config
             return job.run_job(door, args.job, run_config, args.timeout, paths.logins)
         if args.command == "monitoring":
             watched = monitoring.monitoring_of(paths.inventory, args.host)

@@ -101,6 +101,35 @@ RUN_IDS = """
 query RunIds { runsOrError(limit: 1000) { __typename ... on Runs { results { runId } } } }
 """
 
+LAUNCH_BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+    ... on PartitionKeysNotFoundError { message }
+  }
+}
+"""
+
+BACKFILL = """
+query Backfill($backfillId: String!) {
+  partitionBackfillOrError(backfillId: $backfillId) {
+    __typename
+    ... on PartitionBackfill { status runs { runId status startTime endTime } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUN_TIMES = """
+query RunTimes($runId: ID!) {
+  runOrError(runId: $runId) { __typename ... on Run { startTime endTime } }
+}
+"""
+
+BACKFILL_FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 RUN_ENDED_BADLY = {"RunFailureEvent", "RunCancelingEvent", "RunCanceledEvent"}
 QUEUE_MESSAGE = re.compile(r'Submitting celery task for step "(?P<step>[^"]+)" to queue "(?P<queue>[^"]+)"')
@@ -180,6 +209,29 @@ class Client:
             raise DagsterError(f"launching {job} failed ({result['__typename']}): {detail}")
         run_id: str = result["run"]["runId"]
         return run_id
+
+    def launch_backfill(self, assets: list[str], partitions: list[str]) -> str:
+        """Materialize partitions of assets as the UI's "Materialize" of a partition range does; the backfill's id."""
+        params = {"assetSelection": [{"path": [asset]} for asset in assets], "partitionNames": partitions}
+        result = self.query(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise DagsterError(f"launching the backfill failed ({result['__typename']}): {result.get('message')}")
+        backfill_id: str = result["backfillId"]
+        return backfill_id
+
+    def backfill(self, backfill_id: str) -> tuple[str, list[dict[str, Any]]]:
+        """A backfill's status and its runs (runId, status, startTime, endTime)."""
+        result = self.query(BACKFILL, {"backfillId": backfill_id})["partitionBackfillOrError"]
+        if result["__typename"] != "PartitionBackfill":
+            raise DagsterError(f"backfill {backfill_id} not found ({result['__typename']}): {result.get('message')}")
+        return str(result["status"]), list(result["runs"])
+
+    def run_times(self, run_id: str) -> tuple[float | None, float | None]:
+        """When a run started and ended (seconds since the epoch; None before)."""
+        result = self.query(RUN_TIMES, {"runId": run_id})["runOrError"]
+        if result["__typename"] != "Run":
+            raise DagsterError(f"run {run_id} not found ({result['__typename']})")
+        return result["startTime"], result["endTime"]
 
     def reexecute(self, run_id: str, strategy: str = "FROM_FAILURE") -> str:
         """Re-execute a run (the UI's "Re-execute from failure" by default); the new run's id."""
@@ -285,6 +337,17 @@ def steps_from_events(events: list[dict[str, Any]]) -> dict[str, Step]:
         elif kind == "ExecutionStepFailureEvent":
             step.ended, step.status = stamp, "FAILURE"
     return steps
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The most (start, end) intervals open at one moment: how many steps ran at once (one ending as another
+    starts counts once)."""
+    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    running = most = 0
+    for _, change in edges:
+        running += change
+        most = max(most, running)
+    return most
 
 
 def failures_from_events(events: list[dict[str, Any]]) -> list[str]:

@@ -47,13 +47,24 @@ NAMES
 # @definitions) with a uv.lock, copied here so that a new release of it can be made below. Its release
 # installs the locked versions in a venv of its own: its first op fails unless humanize is the lock's
 # 4.9.0 (PyPI has newer ones).
+# The locked project's processes get an environment of their own: a secret token made of special characters
+# and, plain, its digest, which its second op checks (rotated below).
 locked=$PWD/$state/locked_project
 rm -rf "$locked" && cp -r tests/fixtures/locked_project "$locked"
-cat >"$state/group_vars/all/code_locations.yml" <<LOCATIONS
-dagster_release_locations:
-  - project_dir: $PWD/files/example_project
-  - project_dir: $locked
+write_locations() {  # write_locations <the locked location's token>
+  python3 - "$1" "$state/group_vars/all/code_locations.yml" "$PWD/files/example_project" "$locked" <<'LOCATIONS'
+import hashlib, json, sys
+token, path, example, locked = sys.argv[1:]
+environment = {"LOCKED_TOKEN_SHA256": hashlib.sha256(token.encode()).hexdigest()}
+entries = [{"project_dir": example},
+           {"project_dir": locked, "environment": environment, "secret_environment": {"LOCKED_TOKEN": token}}]
+with open(path, "w") as out:
+    json.dump({"dagster_release_locations": entries}, out)  # JSON is YAML
 LOCATIONS
+}
+new_token() { printf '%s%s' "\"'\\\$%/@: " "$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"; }
+token=$(new_token)
+write_locations "$token"
 
 # The kit as an Ansible collection: built, installed into a scratch directory next to only the collections
 # requirements.yml declares (nothing else of the `ansible` bundle is visible), and the first deploy made by
@@ -116,6 +127,51 @@ python -m bench --results "$state/bench" footprint --lab "$name" --inventory "$n
 # The second location's job, through its own workers.
 "${lab[@]}" run-job --job locked_job
 "${lab[@]}" ui-check --job locked_job
+
+# A new secret for the locked project alone: site.yml restarts that location's code server and workers and no
+# process of the example's, whose run in flight (two 150 s steps) goes on and succeeds; the locked project's
+# job then runs with the new token; neither token is in the playbook's output.
+location_pids() {  # location_pids <location>: "host unit main-PID" of its code server and workers, sorted
+  ansible -i "$nodes_inventory" -i inventories/lab/topology.yml 'control:workers' -b -m ansible.builtin.shell \
+    -a "for unit in \$(systemctl list-units --plain --no-legend --type=service 'dagster-code-server@$1.service' \
+        'dagster-celery-worker@$1.*' | cut -d' ' -f1); do echo \"\$(hostname) \$unit \$(systemctl show -p MainPID \
+        --value \$unit)\"; done" 2>/dev/null | grep -v ' | ' | sort
+}
+"${lab[@]}" run-job --job long_steps_job \
+  --ops-config '{"sleep_on_default": {"config": {"seconds": 150}}, "long_step": {"config": {"seconds": 150}}}' \
+  >"$state/in-flight.log" 2>&1 &
+in_flight=$!
+sleep 20
+example_before=$(location_pids example)
+locked_before=$(location_pids locked_project)
+old_token=$token
+token=$(new_token)
+write_locations "$token"
+ansible-playbook -i "$nodes_inventory" -i inventories/lab/topology.yml site.yml >"$state/rotate.log" 2>&1 \
+  || { tail -n 40 "$state/rotate.log"; exit 1; }
+example_after=$(location_pids example)
+locked_after=$(location_pids locked_project)
+if ! wait "$in_flight"; then
+  cat "$state/in-flight.log"
+  echo "lab-smoke: the example's run in flight did not succeed through the locked project's new environment" >&2
+  exit 1
+fi
+if [ -z "$example_before" ] || [ "$example_after" != "$example_before" ]; then
+  printf 'before:\n%s\nafter:\n%s\n' "$example_before" "$example_after"
+  echo "lab-smoke: changing the locked project's environment restarted a process of the example's" >&2
+  exit 1
+fi
+if [ -z "$locked_before" ] || [ -n "$(comm -12 <(echo "$locked_before") <(echo "$locked_after"))" ]; then
+  printf 'before:\n%s\nafter:\n%s\n' "$locked_before" "$locked_after"
+  echo "lab-smoke: a process of the locked project kept its old environment" >&2
+  exit 1
+fi
+if grep -qF -e "$token" -e "$old_token" "$state/rotate.log"; then
+  echo "lab-smoke: a token of the locked project is in the playbook's output" >&2
+  exit 1
+fi
+echo "lab-smoke: the locked project's new environment restarted its $(echo "$locked_after" | wc -l) processes only"
+"${lab[@]}" run-job --job locked_job
 
 # A new release of that location alone, rolled out by upgrade.yml: the example's code server keeps its
 # process, the locked project's restarts on the new release.

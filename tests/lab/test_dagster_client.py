@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.dagster_client import RunReport, Step, failures_from_events, steps_from_events, table
+from lab.dagster_client import RunReport, Step, failures_from_events, most_at_once, steps_from_events, table
 from lab.job import progress_line
 
 
@@ -81,3 +81,10 @@ def test_progress_names_running_steps_and_counts_finished_ones() -> None:
     line = progress_line(12.34, "STARTED", steps)
     assert line == "    12.3 s  STARTED: 1 step done, 1 failed, running b, s0, s1, s2 and 2 more"
     assert progress_line(0.5, "QUEUED", {}) == "     0.5 s  QUEUED: 0 steps done"
+
+
+def test_the_most_steps_at_once_counts_overlaps_only() -> None:
+    assert most_at_once([(0, 2), (2, 4), (4, 6)]) == 1
+    assert most_at_once([(0, 3), (1, 4), (2, 5)]) == 3
+    assert most_at_once([(0, 10), (1, 2), (3, 4)]) == 2
+    assert most_at_once([]) == 0

@@ -30,6 +30,19 @@ INPUTS = {
     "dagster_config_run_monitoring_poll_interval_seconds": 120,
     "dagster_config_run_monitoring_start_timeout_seconds": 180,
     "dagster_deployment_shared_dir": "/srv/example",
+    "dagster_config_tag_concurrency_limits": [],
+    "dagster_config_pool_default_limit": None,
+    "dagster_config_pool_granularity": "op",
+    "dagster_config_pool_free_slots_after_run_end_seconds": 60,
+    "dagster_config_run_retries_max": 0,
+    "dagster_config_run_retries_on_op_failure": True,
+    "dagster_config_sensor_workers": 0,
+    "dagster_config_schedule_workers": 0,
+    "dagster_config_backfill_workers": 0,
+    "dagster_config_run_queue_dequeue_workers": 0,
+    "dagster_config_tick_retention_days": {"skipped": 7, "success": -1, "failure": -1},
+    "dagster_config_instance_overrides": {},
+    "_dagster_config_tag_concurrency_limits": [],
 }
 
 
@@ -82,3 +95,42 @@ def test_the_result_backend_scheme_is_the_kits_entry_point() -> None:
     assert backends[scheme] == "dagster_celery_kit.result_backend:PooledDatabaseBackend"
     module = REPO / "files/dagster_celery_kit/dagster_celery_kit/result_backend.py"
     assert "class PooledDatabaseBackend(" in module.read_text()
+
+
+def test_the_escape_hatch_is_merged_into_the_kits_sections_and_wins(tmp_path: Path) -> None:
+    overrides = {
+        "dagster_config_run_max_runtime_seconds": 0,
+        "dagster_config_instance_overrides": {
+            "run_monitoring": {"poll_interval_seconds": 5},
+            "auto_materialize": {"run_tags": {"team": "data"}},
+        },
+    }
+    rendered = render(tmp_path, "-e", json.dumps(overrides))
+    monitoring = rendered["run_monitoring"]
+    assert isinstance(monitoring, dict)
+    assert monitoring["poll_interval_seconds"] == 5
+    assert monitoring["start_timeout_seconds"] == 180, "a key beside the overridden one stays"
+    assert rendered["auto_materialize"] == {"run_tags": {"team": "data"}}
+    assert "storage" in rendered
+
+
+def test_the_run_limits_and_daemon_threads_render_under_dagsters_current_sections(tmp_path: Path) -> None:
+    settings = {
+        "dagster_config_run_max_runtime_seconds": 0,
+        "dagster_config_pool_default_limit": 3,
+        "dagster_config_run_queue_dequeue_workers": 4,
+        "dagster_config_backfill_workers": 2,
+        "_dagster_config_tag_concurrency_limits": [{"key": "dagster/code_location", "value": "ml", "limit": 2}],
+    }
+    rendered = render(tmp_path, "-e", json.dumps(settings))
+    assert rendered["concurrency"] == {
+        "runs": {"max_concurrent_runs": 4,
+                 "tag_concurrency_limits": [{"key": "dagster/code_location", "value": "ml", "limit": 2}]},
+        "pools": {"granularity": "op", "default_limit": 3},
+    }  # fmt: skip
+    coordinator = rendered["run_coordinator"]
+    assert isinstance(coordinator, dict)
+    assert coordinator["config"] == {"dequeue_use_threads": True, "dequeue_num_workers": 4}
+    assert "max_concurrent_runs" not in coordinator["config"], "Dagster refuses it beside concurrency.runs"
+    assert rendered["backfills"] == {"use_threads": True, "num_workers": 2}
+    assert "sensors" not in rendered

@@ -5,21 +5,29 @@ Ops choose a queue with the tag ``dagster-celery/queue`` and a priority with
 manager, which writes under the instance's artifact storage on shared storage.
 """
 
+import hashlib
 import socket
 import sys
 import time
 from pathlib import Path
 
 from dagster import (
+    AssetExecutionContext,
     Config,
+    ConfigurableResource,
+    DailyPartitionsDefinition,
     DefaultScheduleStatus,
     Definitions,
+    EnvVar,
     In,
+    MaterializeResult,
     Nothing,
     OpExecutionContext,
     Out,
     Output,
     ScheduleDefinition,
+    asset,
+    define_asset_job,
     graph,
     job,
     multiprocess_executor,
@@ -223,6 +231,46 @@ wide_fan_out_multiprocess_job = wide_fan_out.to_job(
     name="wide_fan_out_multiprocess_job", executor_def=multiprocess_executor
 )
 
+
+# A warehouse the team's code reaches with a token kept out of the code: both values come from the code
+# location's environment (dagster_release_locations[].environment and secret_environment), so they must be
+# set wherever environment_probe_job runs. The probe reports the host and a digest of the token, never the token.
+class Warehouse(ConfigurableResource):  # type: ignore[misc]
+    host: str
+    token: str
+
+
+@op(tags={"dagster-celery/queue": DEFAULT_QUEUE})
+def probe_environment(context: OpExecutionContext, warehouse: Warehouse) -> Output[dict]:
+    digest = hashlib.sha256(warehouse.token.encode()).hexdigest()
+    context.log.info(f"warehouse {warehouse.host}, token of {len(warehouse.token)} characters")
+    return Output({"host": warehouse.host, **_where()}, metadata={"token sha256": digest, **_where()})
+
+
+@job(executor_def=celery_executor)
+def environment_probe_job() -> None:
+    probe_environment()
+
+
+# Daily partitions of a table loaded into the warehouse: each partition is a step of the pool `warehouse`, so
+# a pool limit (dagster_control_concurrency_pools) bounds how many load at once across every run and host.
+DAILY = DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-12-31")
+
+
+class LoadConfig(SleepConfig):
+    seconds: float = 2.0
+
+
+@asset(partitions_def=DAILY, pool="warehouse", op_tags={"dagster-celery/queue": DEFAULT_QUEUE})
+def daily_load(context: AssetExecutionContext, config: LoadConfig) -> MaterializeResult:
+    """Loads one day's partition; takes a couple of seconds (config: seconds), as a query would."""
+    _sleep(config)
+    return MaterializeResult(metadata={"partition": context.partition_key, **_where()})
+
+
+daily_load_job = define_asset_job("daily_load_job", selection=[daily_load], partitions_def=DAILY)
+
+
 # Stopped unless started from the UI: the tests start it to prove that a scheduled
 # run (launched with no run config of its own) gets the deployment's executor settings.
 release_probe_schedule = ScheduleDefinition(
@@ -233,7 +281,12 @@ release_probe_schedule = ScheduleDefinition(
 )
 
 defs = Definitions(
+    assets=[daily_load],
+    resources={"warehouse": Warehouse(host=EnvVar("EXAMPLE_WAREHOUSE_HOST"), token=EnvVar("EXAMPLE_WAREHOUSE_TOKEN"))},
+    executor=celery_executor,
     jobs=[
+        daily_load_job,
+        environment_probe_job,
         fan_out_job,
         release_probe_job,
         long_steps_job,

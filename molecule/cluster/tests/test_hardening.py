@@ -109,6 +109,7 @@ SECRETS = (
     "postgresql_dagster_password",
     "dagster_control_flower_password",
     "rabbitmq_management_password",
+    "example_warehouse_token",
 )
 
 

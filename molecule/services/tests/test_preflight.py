@@ -195,6 +195,20 @@ BAD_INVENTORIES: list[tuple[str, Callable[[Inventory], None], str]] = [
      "common_dagster_home -> dagster_deployment_home"),
     ("a host with a shared directory of its own", host_vars(dagster_deployment_shared_dir="/data/other"),
      f"dagster_deployment_shared_dir is /data/other on {WORKER} and {SHARED_DIR} on {CONTROL}"),
+    ("a negative tag concurrency limit", set_vars(dagster_config_tag_concurrency_limits=[{"key": "team", "limit": -1}]),
+     'dagster_config_tag_concurrency_limits[0].limit is -1, not a whole number of at least 0'),
+    ("an unknown pool granularity", set_vars(dagster_config_pool_granularity="step"),
+     'dagster_config_pool_granularity is "step", not op or run'),
+    ("a negative pool limit", set_vars(dagster_control_concurrency_pools={"warehouse": -2}),
+     'dagster_control_concurrency_pools maps each pool\'s name to its limit, a whole number of at least 0: '
+     '"warehouse": -2'),
+    ("an environment variable named like the kit's", set_vars(dagster_config_secret_environment={"CELERY_X": "v"}),
+     "secret_environment name CELERY_X is reserved for the kit, systemd or Python"),
+    ("a location's environment variable that is no name", set_vars(dagster_release_locations=[
+        {"project_dir": EXAMPLE_PROJECT, "environment": {"9LIVES": "x"}}]),
+     'code location example (dagster_release_locations): environment name "9LIVES" is not a variable name'),
+    ("a dagster.yaml key Dagster does not have", set_vars(dagster_config_instance_overrides={"run_monitor": {}}),
+     'dagster_config_instance_overrides has "run_monitor", which is no key of dagster.yaml'),
 ]  # fmt: skip
 
 
