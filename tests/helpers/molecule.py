@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -142,3 +143,24 @@ def playbook(name: str, *extra: str, inventory_path: str | None = None) -> subpr
         text=True,
         env=env,
     )
+
+
+def record_figure(file: str, name: str, value: dict[str, Any]) -> None:
+    """Keep a figure for the README and the closing note in .cache/<file> of the project (the assertions are in
+    the tests)."""
+    path = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".cache" / file
+    figures = json.loads(path.read_text()) if path.exists() else {}
+    figures[name] = value
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2))
+
+
+def active_tasks_of(run_id: str) -> list[str]:
+    """Task ids of the run's steps that some worker is running now."""
+    answer = host(hosts_in("workers")[0]).check_output("dagster-celery inspect active --json --timeout=10")
+    return [
+        task["id"]
+        for tasks in json.loads(answer).values()
+        for task in tasks
+        if run_id in json.dumps(task.get("kwargs", {}))
+    ]

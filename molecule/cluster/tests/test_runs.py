@@ -3,30 +3,27 @@ with the deployment's executor settings however it was launched, and a terminati
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from helpers.molecule import (
     LOCATION,
     SHARED_DIR,
+    active_tasks_of,
     deployed_run_config,
     held_run_config,
     host,
     hosts_in,
     playbook,
+    record_figure,
     wait_for_webserver,
 )
 
 from lab.dagster_client import FINISHED, Client, RunReport, location_of
 
-PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 CONTROL = hosts_in("control")[0]
 WORKERS = hosts_in("workers")
-FIGURES = PROJECT / ".cache/run-figures.json"
 CODE_SERVER = f"dagster-code-server@{LOCATION}"
 CONTROL_SERVICES = (CODE_SERVER, "dagster-webserver", "dagster-daemon")
 # Steps of at least 90 s, held until the test releases them, so every restart below lands while they run
@@ -35,11 +32,7 @@ LONG_STEP_SECONDS = 90
 
 
 def record(name: str, value: dict[str, Any]) -> None:
-    """Figures for the README and the closing note; the assertions are in the tests."""
-    figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    figures[name] = value
-    FIGURES.parent.mkdir(exist_ok=True)
-    FIGURES.write_text(json.dumps(figures, indent=2))
+    record_figure("run-figures.json", name, value)
 
 
 def main_pid(unit: str) -> str:
@@ -108,17 +101,6 @@ def test_a_killed_orchestrator_fails_its_run_within_two_minutes(client: Client) 
     # Its failed unit was unloaded (CollectMode); a failed unit still loaded would say "failed".
     unit_state = host(CONTROL).run(f"systemctl is-failed dagster-run@{run_id}.service").stdout.strip()
     assert unit_state == "inactive", unit_state
-
-
-def active_tasks_of(run_id: str) -> list[str]:
-    """Task ids of the run's steps that some worker is running now."""
-    answer = host(WORKERS[0]).check_output("dagster-celery inspect active --json --timeout=10")
-    return [
-        task["id"]
-        for tasks in json.loads(answer).values()
-        for task in tasks
-        if run_id in json.dumps(task.get("kwargs", {}))
-    ]
 
 
 def test_terminating_a_run_stops_its_running_steps_and_spares_another_run(client: Client) -> None:

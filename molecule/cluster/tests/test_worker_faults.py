@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.molecule import deployed_run_config, host, hosts_in, worker_instance, worker_unit
+from helpers.molecule import deployed_run_config, host, hosts_in, record_figure, worker_instance, worker_unit
 
 from lab.dagster_client import Client, RunReport, location_of
 
-PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 BROKER = hosts_in("broker")[0]
 WORKERS = hosts_in("workers")
 # The example location's workers: instance, broker queue and Celery node name (before @).
 QUEUES = (worker_instance("dagster"), worker_instance("heavy"))
-FIGURES = PROJECT / ".cache/fault-figures.json"
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +25,7 @@ def fault_run_config() -> dict[str, Any]:
 
 
 def record(name: str, value: dict[str, Any]) -> None:
-    """Figures for the README and the closing note; the assertions are in the tests."""
-    figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    figures[name] = value
-    FIGURES.parent.mkdir(exist_ok=True)
-    FIGURES.write_text(json.dumps(figures, indent=2))
+    record_figure("fault-figures.json", name, value)
 
 
 def launch_and_wait_for_long_step(client: Client, config: dict[str, Any]) -> tuple[str, str]:

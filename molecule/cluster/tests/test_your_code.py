@@ -3,13 +3,13 @@ granularity, tag concurrency limits, and dagster.yaml values Dagster refuses (gr
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-import os
 import shlex
 import time
+import uuid
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,14 +18,17 @@ from helpers.molecule import (
     HOME,
     LOCATION,
     NAMES,
+    SHARED_DIR,
     STATE_DIR,
     USER,
+    active_tasks_of,
     deployed_run_config,
     host,
     hosts_in,
     inventory,
     password,
     playbook,
+    record_figure,
 )
 from testinfra.utils.ansible_runner import AnsibleRunner
 
@@ -36,7 +39,6 @@ DATABASE = hosts_in("database")[0]
 WORKERS = hosts_in("workers")
 DAGSTER_NODES = sorted({CONTROL, *WORKERS})
 POOL, POOL_LIMIT = "warehouse", 2
-FIGURES = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".cache/run-figures.json"
 BACKFILL_PARTITIONS = [str(date(2026, 3, 1) + timedelta(days=day)) for day in range(30)]
 
 
@@ -44,18 +46,21 @@ def token() -> str:
     return password("example_warehouse_token")
 
 
+def lines_with_token(name: str, command: str) -> int:
+    """How many lines of `command`'s output on a node hold the token. The token reaches the node base64-encoded
+    into a root-only file that grep reads, so no argument of this probe holds it."""
+    encoded = base64.b64encode(token().encode()).decode()
+    probe = "/run/token-probe"
+    found = host(name).check_output(
+        f"umask 077; printf %s {encoded} | base64 -d > {probe}; ({command}) | grep -cFf {probe}; rm -f {probe} ; true"
+    )
+    return int(found.split()[0])
+
+
 def sql(query: str) -> str:
     """A query on the Dagster database, as PostgreSQL's superuser on the database host."""
     database = NAMES["dagster_deployment_database_name"]
     return host(DATABASE).check_output(f"runuser -u postgres -- psql -d {database} -Atc {shlex.quote(query)}")
-
-
-def record_figure(name: str, value: dict[str, Any]) -> None:
-    """Figures for the README and the closing note (.cache/run-figures.json); the assertions are in the tests."""
-    figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    figures[name] = value
-    FIGURES.parent.mkdir(exist_ok=True)
-    FIGURES.write_text(json.dumps(figures, indent=2))
 
 
 def concurrency_of(name: str, queue: str) -> int:
@@ -99,8 +104,8 @@ def test_every_process_of_the_location_has_its_environment_and_the_deployments()
 
 @pytest.mark.parametrize("name", DAGSTER_NODES)
 def test_the_secret_is_in_no_journal_line(name: str) -> None:
-    found = host(name).run(f"journalctl --no-pager -o cat | grep -cF -- {shlex.quote(token())}")
-    assert found.stdout.strip() == "0", f"{found.stdout.strip()} journal lines on {name} hold the secret"
+    found = lines_with_token(name, "journalctl --no-pager -o cat")
+    assert found == 0, f"{found} journal lines on {name} hold the secret"
 
 
 def test_the_instances_pools_are_the_inventorys() -> None:
@@ -154,7 +159,7 @@ def test_a_backfill_through_a_pool_of_two_never_runs_more_than_two_of_its_steps(
     assert sum(concurrency_of(name, "dagster") for name in WORKERS) > POOL_LIMIT, "the fleet alone would bound it"
     assert sum(held_slots(run["runId"]) for run in runs) == 0
     started = sorted(float(run["startTime"]) for run in runs)
-    record_figure("backfill_through_a_pool", {
+    record_figure("run-figures.json", "backfill_through_a_pool", {
         "partitions": len(runs), "pool_limit": POOL_LIMIT, "most_steps_at_once": at_once,
         "runs_started_per_second": round((len(started) - 1) / (started[-1] - started[0]), 2),
         "seconds_from_first_to_last_start": round(started[-1] - started[0], 1),
@@ -162,20 +167,31 @@ def test_a_backfill_through_a_pool_of_two_never_runs_more_than_two_of_its_steps(
 
 
 def test_a_run_terminated_while_it_holds_a_pool_slot_frees_it(client: Client) -> None:
-    config = {**deployed_run_config(), "ops": {"daily_load": {"config": {"seconds": 600}}}}
+    # Held until the file exists (at most 5 minutes): released at the end whatever happens, so no step of
+    # this run outlives the test.
+    release_file = f"{SHARED_DIR}/release-{uuid.uuid4().hex}"
+    hold = {"seconds": 5, "until_exists": release_file, "max_seconds": 300}
+    config = {**deployed_run_config(), "ops": {"daily_load": {"config": hold}}}
     run_id = client.launch(LOCATION, "daily_load_job", config, {"dagster/partition": "2026-06-01"})
-    deadline = time.monotonic() + 180
-    while not (client.report(run_id).steps.get("daily_load") and client.report(run_id).steps["daily_load"].started):
-        assert time.monotonic() < deadline, "daily_load never started"
+    try:
+        deadline = time.monotonic() + 180
+        while not active_tasks_of(run_id):
+            assert time.monotonic() < deadline, "daily_load never ran on a worker"
+            time.sleep(2)
+        assert held_slots(run_id) == 1
+        client.terminate(run_id)
+        assert client.wait(run_id, timeout=180) == "CANCELED"
+        # Well before the daemon's sweep of ended runs' slots (dagster_config_pool_free_slots_after_run_end_seconds).
+        deadline = time.monotonic() + 20
+        while held_slots(run_id):
+            assert time.monotonic() < deadline, f"run {run_id} still holds a slot of {POOL} 20 s after it ended"
+            time.sleep(1)
+    finally:
+        host(CONTROL).check_output(f"touch {release_file}")
+    deadline = time.monotonic() + 60
+    while active_tasks_of(run_id):
+        assert time.monotonic() < deadline, f"a step of the terminated run {run_id} still runs on a worker"
         time.sleep(2)
-    assert held_slots(run_id) == 1
-    client.terminate(run_id)
-    assert client.wait(run_id, timeout=180) == "CANCELED"
-    # Well before the daemon's sweep of ended runs' slots (dagster_config_pool_free_slots_after_run_end_seconds).
-    deadline = time.monotonic() + 20
-    while held_slots(run_id):
-        assert time.monotonic() < deadline, f"run {run_id} still holds a slot of {POOL} 20 s after it ended"
-        time.sleep(1)
 
 
 def test_runs_with_a_tag_limited_to_one_never_overlap(client: Client) -> None:
@@ -187,6 +203,8 @@ def test_runs_with_a_tag_limited_to_one_never_overlap(client: Client) -> None:
     (_, first_end), (second_start, _) = sorted(client.run_times(run) for run in run_ids)  # type: ignore[type-var]
     assert first_end is not None and second_start is not None
     assert second_start >= first_end, f"the second run started {first_end - second_start:.1f} s before the first ended"
+    # Every run carries its location as a tag, so a limit on dagster/code_location is a limit per location.
+    assert set(run_ids) <= set(client.runs_with_tag("dagster/code_location", LOCATION))
 
 
 def test_a_value_dagster_refuses_stops_the_deploy_before_dagster_yaml_changes() -> None:
@@ -200,3 +218,19 @@ def test_a_value_dagster_refuses_stops_the_deploy_before_dagster_yaml_changes() 
     assert "PLAY [Run the Dagster control services]" not in result.stdout
     assert {name: host(name).file(f"{CONFIG_DIR}/dagster.yaml").sha256sum for name in DAGSTER_NODES} == before
     assert host(CONTROL).check_output("systemctl show -p MainPID --value dagster-daemon") == daemon
+
+
+def test_the_secret_is_in_no_process_arguments_while_the_locations_services_start() -> None:
+    """ps sampled in a tight loop on each node while the location's code server or a worker restarts (their
+    ExecStartPre and start-up included); test_hardening.py samples the settled fleet. Last here: it restarts
+    the code server."""
+    restarts = {CONTROL: f"dagster-code-server@{LOCATION}"} | {name: f"dagster-celery-worker@{LOCATION}.heavy"
+                                                                for name in WORKERS}  # fmt: skip
+    for name, unit in restarts.items():
+        command = f"systemctl restart --no-block {unit}; for _ in $(seq 400); do ps -eo args --no-headers; done"
+        sampled = lines_with_token(name, command)
+        assert sampled == 0, f"{sampled} process arguments on {name} held the secret while {unit} started"
+        deadline = time.monotonic() + 120
+        while host(name).run(f"systemctl is-active {unit}").stdout.strip() != "active":
+            assert time.monotonic() < deadline, f"{unit} on {name} did not start again"
+            time.sleep(2)
