@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -164,3 +165,16 @@ def active_tasks_of(run_id: str) -> list[str]:
         for task in tasks
         if run_id in json.dumps(task.get("kwargs", {}))
     ]
+
+
+def sql(query: str) -> str:
+    """A query on the Dagster database, as PostgreSQL's superuser on the database host."""
+    database = NAMES["dagster_deployment_database_name"]
+    return host(hosts_in("database")[0]).check_output(
+        f"runuser -u postgres -- psql -d {database} -Atc {shlex.quote(query)}"
+    )
+
+
+def pool_slots_held(run_id: str) -> int:
+    """How many pool slots a run holds (Dagster's concurrency_slots table)."""
+    return int(sql(f"select count(*) from concurrency_slots where run_id = '{run_id}'"))

@@ -16,6 +16,7 @@ from helpers.molecule import (
     host,
     hosts_in,
     playbook,
+    pool_slots_held,
     record_figure,
     wait_for_webserver,
 )
@@ -140,3 +141,33 @@ def test_a_scheduled_run_uses_the_deployments_broker_settings(client: Client) ->
         client.set_schedule(location, schedule, running=False)
     run_id = next(iter(runs))
     assert client.wait(run_id, timeout=180) == "SUCCESS", client.report(run_id).failures
+
+
+# Here, before test_worker_faults.py: after its faults the webserver answered terminateRun with HTTP 500
+# (2026-12-07; the database and broker restarts of issue 35), which is not what this test is about.
+def test_a_run_terminated_while_it_holds_a_pool_slot_frees_it(client: Client) -> None:
+    # Held until the file exists (at most 5 minutes): released at the end whatever happens, so no step of
+    # this run outlives the test.
+    release_file = f"{SHARED_DIR}/release-{uuid.uuid4().hex}"
+    hold = {"seconds": 5, "until_exists": release_file, "max_seconds": 300}
+    config = {**deployed_run_config(), "ops": {"daily_load": {"config": hold}}}
+    run_id = client.launch(LOCATION, "daily_load_job", config, {"dagster/partition": "2026-06-01"})
+    try:
+        deadline = time.monotonic() + 180
+        while not active_tasks_of(run_id):
+            assert time.monotonic() < deadline, "daily_load never ran on a worker"
+            time.sleep(2)
+        assert pool_slots_held(run_id) == 1
+        client.terminate(run_id)
+        assert client.wait(run_id, timeout=180) == "CANCELED"
+        # Well before the daemon's sweep of ended runs' slots (dagster_config_pool_free_slots_after_run_end_seconds).
+        deadline = time.monotonic() + 20
+        while pool_slots_held(run_id):
+            assert time.monotonic() < deadline, f"run {run_id} still holds a slot of warehouse 20 s after it ended"
+            time.sleep(1)
+    finally:
+        host(CONTROL).check_output(f"touch {release_file}")
+    deadline = time.monotonic() + 60
+    while active_tasks_of(run_id):
+        assert time.monotonic() < deadline, f"a step of the terminated run {run_id} still runs on a worker"
+        time.sleep(2)

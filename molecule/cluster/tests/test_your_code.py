@@ -8,7 +8,6 @@ import hashlib
 import json
 import shlex
 import time
-import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,18 +16,17 @@ from helpers.molecule import (
     CONFIG_DIR,
     HOME,
     LOCATION,
-    NAMES,
-    SHARED_DIR,
     STATE_DIR,
     USER,
-    active_tasks_of,
     deployed_run_config,
     host,
     hosts_in,
     inventory,
     password,
     playbook,
+    pool_slots_held,
     record_figure,
+    sql,
 )
 from testinfra.utils.ansible_runner import AnsibleRunner
 
@@ -40,6 +38,11 @@ WORKERS = hosts_in("workers")
 DAGSTER_NODES = sorted({CONTROL, *WORKERS})
 POOL, POOL_LIMIT = "warehouse", 2
 BACKFILL_PARTITIONS = [str(date(2026, 3, 1) + timedelta(days=day)) for day in range(30)]
+
+
+def concurrency_of(name: str, queue: str) -> int:
+    variables = AnsibleRunner(inventory()).get_variables(name)
+    return sum(int(q["concurrency"]) for q in variables["dagster_worker_queues"] if q["name"] == queue)
 
 
 def token() -> str:
@@ -55,21 +58,6 @@ def lines_with_token(name: str, command: str) -> int:
         f"umask 077; printf %s {encoded} | base64 -d > {probe}; ({command}) | grep -cFf {probe}; rm -f {probe} ; true"
     )
     return int(found.split()[0])
-
-
-def sql(query: str) -> str:
-    """A query on the Dagster database, as PostgreSQL's superuser on the database host."""
-    database = NAMES["dagster_deployment_database_name"]
-    return host(DATABASE).check_output(f"runuser -u postgres -- psql -d {database} -Atc {shlex.quote(query)}")
-
-
-def concurrency_of(name: str, queue: str) -> int:
-    variables = AnsibleRunner(inventory()).get_variables(name)
-    return sum(int(q["concurrency"]) for q in variables["dagster_worker_queues"] if q["name"] == queue)
-
-
-def held_slots(run_id: str) -> int:
-    return int(sql(f"select count(*) from concurrency_slots where run_id = '{run_id}'"))
 
 
 @pytest.mark.parametrize("name", DAGSTER_NODES)
@@ -157,41 +145,13 @@ def test_a_backfill_through_a_pool_of_two_never_runs_more_than_two_of_its_steps(
     assert at_once == POOL_LIMIT, "the pool's two slots were never both used"
     assert len({step.host for step in steps}) >= 2, {step.host for step in steps}
     assert sum(concurrency_of(name, "dagster") for name in WORKERS) > POOL_LIMIT, "the fleet alone would bound it"
-    assert sum(held_slots(run["runId"]) for run in runs) == 0
+    assert sum(pool_slots_held(run["runId"]) for run in runs) == 0
     started = sorted(float(run["startTime"]) for run in runs)
     record_figure("run-figures.json", "backfill_through_a_pool", {
         "partitions": len(runs), "pool_limit": POOL_LIMIT, "most_steps_at_once": at_once,
         "runs_started_per_second": round((len(started) - 1) / (started[-1] - started[0]), 2),
         "seconds_from_first_to_last_start": round(started[-1] - started[0], 1),
     })  # fmt: skip
-
-
-def test_a_run_terminated_while_it_holds_a_pool_slot_frees_it(client: Client) -> None:
-    # Held until the file exists (at most 5 minutes): released at the end whatever happens, so no step of
-    # this run outlives the test.
-    release_file = f"{SHARED_DIR}/release-{uuid.uuid4().hex}"
-    hold = {"seconds": 5, "until_exists": release_file, "max_seconds": 300}
-    config = {**deployed_run_config(), "ops": {"daily_load": {"config": hold}}}
-    run_id = client.launch(LOCATION, "daily_load_job", config, {"dagster/partition": "2026-06-01"})
-    try:
-        deadline = time.monotonic() + 180
-        while not active_tasks_of(run_id):
-            assert time.monotonic() < deadline, "daily_load never ran on a worker"
-            time.sleep(2)
-        assert held_slots(run_id) == 1
-        client.terminate(run_id)
-        assert client.wait(run_id, timeout=180) == "CANCELED"
-        # Well before the daemon's sweep of ended runs' slots (dagster_config_pool_free_slots_after_run_end_seconds).
-        deadline = time.monotonic() + 20
-        while held_slots(run_id):
-            assert time.monotonic() < deadline, f"run {run_id} still holds a slot of {POOL} 20 s after it ended"
-            time.sleep(1)
-    finally:
-        host(CONTROL).check_output(f"touch {release_file}")
-    deadline = time.monotonic() + 60
-    while active_tasks_of(run_id):
-        assert time.monotonic() < deadline, f"a step of the terminated run {run_id} still runs on a worker"
-        time.sleep(2)
 
 
 def test_runs_with_a_tag_limited_to_one_never_overlap(client: Client) -> None:
