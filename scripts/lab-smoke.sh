@@ -48,7 +48,9 @@ NAMES
 # installs the locked versions in a venv of its own: its first op fails unless humanize is the lock's
 # 4.9.0 (PyPI has newer ones).
 # The locked project's processes get an environment of their own: a secret token made of special characters
-# and, plain, its digest, which its second op checks (rotated below).
+# and, plain, its digest, which its second op checks (rotated below). Its state-backed component (a table
+# catalog, as dbt's manifest is) loads only from the state `dg utils refresh-defs-state` writes: the build
+# refreshes it (refresh_defs_state) and ships it in the release.
 locked=$PWD/$state/locked_project
 rm -rf "$locked" && cp -r tests/fixtures/locked_project "$locked"
 write_locations() {  # write_locations <the locked location's token>
@@ -57,7 +59,8 @@ import hashlib, json, sys
 token, path, example, locked = sys.argv[1:]
 environment = {"LOCKED_TOKEN_SHA256": hashlib.sha256(token.encode()).hexdigest()}
 entries = [{"project_dir": example},
-           {"project_dir": locked, "environment": environment, "secret_environment": {"LOCKED_TOKEN": token}}]
+           {"project_dir": locked, "environment": environment, "secret_environment": {"LOCKED_TOKEN": token},
+            "refresh_defs_state": True}]
 with open(path, "w") as out:
     json.dump({"dagster_release_locations": entries}, out)  # JSON is YAML
 LOCATIONS
@@ -124,9 +127,10 @@ python -m bench --results "$state/bench" footprint --lab "$name" --inventory "$n
 "${lab[@]}" monitoring
 "${lab[@]}" alert-check --queue heavy --job fan_out_job
 
-# The second location's job, through its own workers.
+# The second location's job, through its own workers; then the job of its state-backed component's assets.
 "${lab[@]}" run-job --job locked_job
 "${lab[@]}" ui-check --job locked_job
+"${lab[@]}" run-job --job catalog_job
 
 # A new secret for the locked project alone: site.yml restarts that location's code server and workers and no
 # process of the example's, whose run in flight (two 150 s steps) goes on and succeeds; the locked project's

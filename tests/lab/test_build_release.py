@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,41 @@ def test_digest_changes_with_code_and_with_pins(project: Path) -> None:
     assert build_release.content_digest([project], ["dagster==1.13.28"]) != before
     (project / "demo" / "defs.py").write_text("defs = 1\n")
     assert build_release.content_digest([project], ["dagster==1.13.27"]) != before
+
+
+def test_digest_ignores_a_developers_defs_state_and_changes_with_the_refresh(project: Path) -> None:
+    before = build_release.content_digest([project], ["dagster==1.13.27"])
+    state = project / "demo" / ".local_defs_state" / "Catalog__x__"
+    state.mkdir(parents=True)
+    (state / "state").write_text("{}")
+    assert build_release.content_digest([project], ["dagster==1.13.27"]) == before
+    assert build_release.content_digest([project], ["dagster==1.13.27"], refresh_defs_state=True) != before
+
+
+def write_wheel(path: Path, names: list[str]) -> Path:
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name in names:
+            wheel.writestr(name, "")
+    return path
+
+
+def test_state_a_wheel_leaves_out_is_named_and_state_it_holds_is_not(tmp_path: Path) -> None:
+    state_dir = tmp_path / "src" / "demo" / "defs" / ".local_defs_state"
+    (state_dir / "Catalog__x__").mkdir(parents=True)
+    (state_dir / "Catalog__x__" / "state").write_text("{}")
+    (state_dir / ".gitignore").write_text("*")
+    (tmp_path / "src" / "demo" / "defs" / "job.py").write_text("")
+    shipped = ["demo/defs/job.py", "demo/defs/.local_defs_state/.gitignore"]
+    wheel = write_wheel(tmp_path / "demo.whl", shipped)
+    assert build_release.missing_state(tmp_path, wheel) == ["src/demo/defs/.local_defs_state/Catalog__x__/state"]
+    wheel = write_wheel(tmp_path / "demo.whl", [*shipped, "demo/defs/.local_defs_state/Catalog__x__/state"])
+    assert build_release.missing_state(tmp_path, wheel) == []
+
+
+def test_the_dg_cli_takes_the_pinned_dagster_version_and_a_missing_pin_is_refused() -> None:
+    assert build_release.pinned_version(["celery==5.7.0", "Dagster==1.13.27"], "dagster") == "1.13.27"
+    with pytest.raises(SystemExit, match="needs dagster among the platform pins"):
+        build_release.pinned_version(["celery==5.7.0"], "dagster")
 
 
 def test_project_without_module_name_is_refused(project: Path) -> None:

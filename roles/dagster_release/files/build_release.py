@@ -4,6 +4,8 @@ A release is one Dagster project (a code location) plus the pinned platform pack
 is derived from the project's version and the content of the project and the
 pins, so the same inputs always give the same id and an edit gives a new one.
 Wheelhouses are cached under --cache/<location>/<id>; building an existing one is a no-op.
+With --refresh-defs-state, the build first runs `dg utils refresh-defs-state` on a copy of the project,
+so that state-backed components (dbt, Fivetran, ...) ship the state they load from in the release.
 Prints one JSON object (release id, project metadata, wheelhouse paths, changed).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,9 +22,14 @@ import sys
 import tarfile
 import tempfile
 import tomllib
+import zipfile
 from pathlib import Path
 
 SKIPPED_PARTS = {"__pycache__", ".git", "build", "dist", ".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+# Where Dagster keeps LOCAL_FILESYSTEM state, inside the defs module. A developer's copy in the source tree is
+# neither digested nor shipped: with the refresh on, the build writes its own; with it off, none ships.
+DEFS_STATE_DIR = ".local_defs_state"
+SOURCE_SKIPPED_PARTS = SKIPPED_PARTS | {DEFS_STATE_DIR}
 
 
 def project_files(project: Path) -> list[Path]:
@@ -30,19 +38,22 @@ def project_files(project: Path) -> list[Path]:
         relative = path.relative_to(project)
         if (
             path.is_file()
-            and not SKIPPED_PARTS.intersection(relative.parts)
+            and not SOURCE_SKIPPED_PARTS.intersection(relative.parts)
             and not any(part.endswith(".egg-info") for part in relative.parts)
         ):
             files.append(path)
     return files
 
 
-def content_digest(projects: list[Path], pins: list[str]) -> str:
+def content_digest(projects: list[Path], pins: list[str], refresh_defs_state: bool = False) -> str:
     digest = hashlib.sha256()
     for project in projects:
         for path in project_files(project):
             digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update("\n".join(sorted(pins)).encode())
+    # A release with refreshed state differs from one without: switching the refresh gives a new id.
+    if refresh_defs_state:
+        digest.update(b"\0refresh-defs-state")
     return digest.hexdigest()
 
 
@@ -127,6 +138,64 @@ def pip(*args: str) -> None:
         raise SystemExit(f"pip {args[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
 
+def pinned_version(pins: list[str], package: str) -> str:
+    for pin in pins:
+        name, _separator, version = pin.partition("==")
+        if canonical(name) == package:
+            return version.strip()
+    raise SystemExit(
+        f"refreshing defs state needs {package} among the platform pins (dagster_release_platform_packages)"
+    )
+
+
+def refresh_defs_state(project: Path, pins: list[str], locked: list[str], work: Path) -> Path:
+    """A copy of the project in work with its LOCAL_FILESYSTEM state written by `dg utils refresh-defs-state`.
+
+    dg runs in a throwaway venv holding the project (editable, so the state lands in the copy's defs module),
+    what it needs at the release's versions, and dagster-dg-cli at the kit's Dagster version. It runs from the
+    project's root, as a developer would, so the components' own settings (dbt's project_dir, ...) resolve as
+    they do there. Only LOCAL_FILESYSTEM state is refreshed: VERSIONED_STATE_STORAGE lives in a deployment's
+    storage, not in a release, and LEGACY_CODE_SERVER_SNAPSHOTS state is fetched by the code server itself."""
+    source = work / "project"
+    shutil.copytree(project, source, ignore=shutil.ignore_patterns(*SOURCE_SKIPPED_PARTS, "*.egg-info"))
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    dg_cli = f"dagster-dg-cli=={pinned_version(pins, 'dagster')}"
+    install = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
+    proc = subprocess.run([*install, "--editable", str(source), *pins, *locked, dg_cli], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"installing {project} to refresh its defs state failed:\n{proc.stderr[-3000:]}")
+    # No DAGSTER_HOME: the build must not write into an instance the controller may have.
+    env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
+    env.update(VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
+    argv = [str(venv / "bin" / "dg"), "utils", "refresh-defs-state", "--management-type", "LOCAL_FILESYSTEM"]
+    proc = subprocess.run(argv, cwd=source, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"dg utils refresh-defs-state failed in {project}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    if not list(source.rglob(f"{DEFS_STATE_DIR}/*/state")):
+        raise SystemExit(
+            f"dg utils refresh-defs-state wrote no LOCAL_FILESYSTEM state in {project}: it has no such component, "
+            "so leave refresh_defs_state off for this location"
+        )
+    return source
+
+
+def missing_state(source: Path, wheel: Path) -> list[str]:
+    """The state files of the refreshed copy that its wheel does not hold. A wheel holds a package at its
+    import path (locked_project/defs/...), the source may hold it deeper (src/locked_project/defs/...)."""
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = archive.namelist()
+    states = (path.relative_to(source).as_posix() for path in source.rglob("*") if path.is_file())
+    return sorted(
+        state
+        for state in states
+        if DEFS_STATE_DIR in state.split("/")
+        and not any(state == name or state.endswith(f"/{name}") for name in shipped)
+    )
+
+
 def manylinux_platforms(arch: str) -> list[str]:
     """pip takes --platform literally: list every manylinux tag glibc 2.36 (Debian 12) runs."""
     tags = [f"manylinux_2_{minor}_{arch}" for minor in range(36, 4, -1)]
@@ -135,19 +204,36 @@ def manylinux_platforms(arch: str) -> list[str]:
 
 
 def build_wheelhouse(
-    projects: list[Path], pins: list[str], locked: list[str], python: str, arch: str, target: Path
+    projects: list[Path],
+    pins: list[str],
+    locked: list[str],
+    python: str,
+    arch: str,
+    target: Path,
+    ships_state: bool = False,
 ) -> None:
     """Download every wheel the target Python needs, offline-installable, into a tar.
 
     projects: the user's project first, then the kit's own packages shipped in every release. locked: the
-    project's lock as requirements, so that pip resolves nothing the lock has decided."""
+    project's lock as requirements, so that pip resolves nothing the lock has decided. ships_state: the user's
+    project holds refreshed defs state, which its wheel must carry."""
     with tempfile.TemporaryDirectory(prefix="wheelhouse-") as tmp:
         wheels = Path(tmp) / "wheels"
         for index, project in enumerate(projects):
             # Build from a copy: setuptools writes build/ and *.egg-info into the source tree.
             source = Path(tmp) / f"source-{index}"
-            shutil.copytree(project, source, ignore=shutil.ignore_patterns(*SKIPPED_PARTS, "*.egg-info"))
+            skipped = SKIPPED_PARTS if ships_state and index == 0 else SOURCE_SKIPPED_PARTS
+            shutil.copytree(project, source, ignore=shutil.ignore_patterns(*skipped, "*.egg-info"))
             pip("wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(source))
+            if ships_state and index == 0:
+                (wheel,) = list(wheels.glob("*.whl"))
+                missing = missing_state(source, wheel)
+                if missing:
+                    raise SystemExit(
+                        f"the wheel of {projects[0]} leaves out the defs state it loads from: {', '.join(missing)}. "
+                        "Include the package's .local_defs_state directories as package data (hatchling does by "
+                        "default; setuptools needs [tool.setuptools.package-data] or MANIFEST.in)"
+                    )
         project_wheels = sorted(wheels.glob("*.whl"))
         pip(
             "download",
@@ -185,6 +271,11 @@ def main() -> None:
     parser.add_argument("--release-id", default="", help="override the derived release id")
     parser.add_argument("--location-name", default="", help="override the project's code location name")
     parser.add_argument(
+        "--refresh-defs-state",
+        action="store_true",
+        help="run `dg utils refresh-defs-state` on a copy of the project and ship its state in the release",
+    )
+    parser.add_argument(
         "--describe", action="store_true", help="print the project's metadata only (module, location), build nothing"
     )
     parser.add_argument(
@@ -217,15 +308,21 @@ def main() -> None:
             + "\nLock the project with the kit's versions (uv add 'dagster==<kit version>' ...), or change the pins."
         )
     projects = [project, *(path.resolve() for path in args.with_projects)]
-    release_id = args.release_id or f"{meta['version']}-{content_digest(projects, args.pin)[:10]}"
-    changed = False
-    wheelhouses = {}
-    for python in sorted(set(args.python)):
-        target = args.cache / meta["location_name"] / release_id / f"wheelhouse-py{python}-{args.arch}.tar"
-        if not target.exists():
-            build_wheelhouse(projects, args.pin, locked, python, args.arch, target)
-            changed = True
-        wheelhouses[python] = str(target)
+    digest = content_digest(projects, args.pin, args.refresh_defs_state)
+    release_id = args.release_id or f"{meta['version']}-{digest[:10]}"
+    targets = {
+        python: args.cache / meta["location_name"] / release_id / f"wheelhouse-py{python}-{args.arch}.tar"
+        for python in sorted(set(args.python))
+    }
+    missing = [python for python, target in targets.items() if not target.exists()]
+    with tempfile.TemporaryDirectory(prefix="defs-state-") as work:
+        # The state is refreshed once per build, and only when a wheelhouse is missing: it is part of the release.
+        if missing and args.refresh_defs_state:
+            projects[0] = refresh_defs_state(project, args.pin, locked, Path(work))
+        for python in missing:
+            build_wheelhouse(projects, args.pin, locked, python, args.arch, targets[python], args.refresh_defs_state)
+    changed = bool(missing)
+    wheelhouses = {python: str(target) for python, target in targets.items()}
     lock = {"lock": "uv.lock", "locked_packages": len(locked)} if locked else {"lock": "", "locked_packages": 0}
     print(json.dumps({"release_id": release_id, **meta, **lock, "wheelhouses": wheelhouses, "changed": changed}))
 
