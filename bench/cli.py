@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench import deploy, floor, footprint, machine, report, runner
+from bench import backfill, deploy, floor, footprint, machine, report, runner
 
 RESULTS = runner.REPO / "bench" / "results"
 README = runner.REPO / "README.md"
@@ -50,6 +50,9 @@ def parser() -> argparse.ArgumentParser:
     sized.add_argument("--batch-sizes", type=int, nargs="*", default=[], metavar="N",
                        help="also the no-op re-run and an upgrade per dagster_rollout_batch_size N")  # fmt: skip
     sized.add_argument("--note", default="", help="what sets this run apart, for the report's before/after table")
+    volume = figures.add_parser("backfill", help="a backfill of hundreds of partitions through the run queue")
+    volume.add_argument("--nodes", type=int, default=4, help="lab size (default: %(default)s)")
+    volume.add_argument("--partitions", type=int, default=300, help="partitions to backfill (default: %(default)s)")
     again = figures.add_parser("noop", help="re-run site.yml on a deployed lab; fails if anything changed")
     again.add_argument("--lab", required=True, help="lab name")
     again.add_argument("--inventory", type=Path, action="append", required=True, help="inventory files, in order")
@@ -59,7 +62,9 @@ def parser() -> argparse.ArgumentParser:
     summary = figures.add_parser("report", help="write the README's table and the plot from the results")
     summary.add_argument("--readme", type=Path, default=README, help="README to update (default: %(default)s)")
     summary.add_argument("--no-readme", action="store_true", help="write bench.md beside the results instead")
-    everything = figures.add_parser("all", help="floors of 1 and 4 nodes, 4 nodes in full, 2 and 6 nodes, the report")
+    everything = figures.add_parser(
+        "all", help="floors of 1 and 4 nodes, 4 nodes in full, 2 and 6 nodes, a backfill of 300 partitions, the report"
+    )
     everything.add_argument("--runs", type=int, default=3, help="fan-out runs per executor (default: %(default)s)")
     return cli
 
@@ -84,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.figure == "all":
             for nodes, full in ((4, True), (2, False), (6, False)):
                 record(results, f"deploy-{nodes}", deploy.measure(nodes, results, full, args.runs))
+        if args.figure in {"backfill", "all"}:
+            nodes, partitions = getattr(args, "nodes", 4), getattr(args, "partitions", 300)
+            record(results, f"backfill-{nodes}", backfill.run(nodes, partitions, results, args.keep))
         if args.figure == "noop":
             return noop(args)
         if args.figure == "footprint":

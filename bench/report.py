@@ -146,6 +146,22 @@ def table(figures: dict[str, dict[str, Any]]) -> str:
             rows.append(
                 (f"No-op re-run of a deployed lab ({name}, {changed} changed)", f"{figure['seconds']:.0f}", "", "", "")
             )
+    for figure in (figure for figure in figures.values() if figure.get("figure") == "backfill"):
+        waits = figure["queued_to_started_seconds"]
+        rows.append(
+            (
+                f"Backfill of {figure['partitions']} partitions, {figure['max_concurrent_runs']} runs at once, "
+                f"{figure['nodes']} nodes",
+                f"{figure['seconds']:.0f}",
+                f"QUEUED to STARTED at {figure['started_runs_per_second']:.2f} runs/s "
+                f"(dequeued at {figure['dequeued_runs_per_second']:.2f}/s, "
+                f"submitted at {figure['submitted_runs_per_second']:.2f}/s); "
+                f"slots kept {figure['slot_occupancy']:.0%} full; a run waits {waits['median']:.0f} s "
+                f"(median), {waits['max']:.0f} s (max)",
+                f"{figure['runs_per_second']:.2f} runs/s",
+                verdict("no daemon heartbeat older than 90 s (the scheduler's, 150 s)", not figure["stalled_daemons"]),
+            )
+        )
     lines = ["| " + " | ".join(row) + " |" for row in rows]
     lines.insert(1, "|" + "---|" * len(rows[0]))
     return "\n".join(lines)

@@ -117,9 +117,15 @@ BACKFILL = """
 query Backfill($backfillId: String!) {
   partitionBackfillOrError(backfillId: $backfillId) {
     __typename
-    ... on PartitionBackfill { status runs { runId status startTime endTime } }
+    ... on PartitionBackfill { status runs { runId status creationTime startTime endTime } }
     ... on PythonError { message }
   }
+}
+"""
+
+DAEMON_HEARTBEATS = """
+query DaemonHeartbeats {
+  instance { daemonHealth { allDaemonStatuses { daemonType required lastHeartbeatTime } } }
 }
 """
 
@@ -225,6 +231,11 @@ class Client:
         if result["__typename"] != "PartitionBackfill":
             raise DagsterError(f"backfill {backfill_id} not found ({result['__typename']}): {result.get('message')}")
         return str(result["status"]), list(result["runs"])
+
+    def daemon_heartbeats(self) -> dict[str, float | None]:
+        """When each daemon the instance requires last wrote its heartbeat (seconds since the epoch; None never)."""
+        statuses = self.query(DAEMON_HEARTBEATS, {})["instance"]["daemonHealth"]["allDaemonStatuses"]
+        return {status["daemonType"]: status["lastHeartbeatTime"] for status in statuses if status["required"]}
 
     def run_times(self, run_id: str) -> tuple[float | None, float | None]:
         """When a run started and ended (seconds since the epoch; None before)."""

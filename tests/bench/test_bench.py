@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from bench import deploy, footprint, machine, report, throughput, timings, topology
+from bench import backfill, deploy, footprint, machine, report, throughput, timings, topology
 from bench.cli import parser
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -161,6 +161,58 @@ def test_targets_are_met_only_within_every_bound() -> None:
     fast["deploy-4"]["noop"] = {"seconds": 14.0, "changed": {}}
     fast["deploy-4"]["cold"]["seconds"] = 90.0
     assert "(0 changed) | 14 | cold deploy | 0.16 | ≤ 0.15, ≤ 20 s, 0 changed: not met |" in report.table(fast)
+
+
+def test_a_backfill_takes_the_assets_daily_partitions_from_its_first_day() -> None:
+    assert backfill.partition_keys(3) == ["2026-01-01", "2026-01-02", "2026-01-03"]
+    assert backfill.partition_keys(364)[-1] == "2026-12-30"
+    with pytest.raises(ValueError, match="1 to 364 partitions"):
+        backfill.partition_keys(365)
+
+
+def test_the_backfill_figure_rates_the_queue_and_names_a_stalled_daemon() -> None:
+    # Four runs made one a second from 100 s, dequeued one every 2 s from 101 s (so waiting 1 to 4 s), each
+    # started 1 s after its dequeue and ending 4 s after its start.
+    runs = [backfill.RunTimes("SUCCESS", 100.0 + i, 101.0 + 2 * i, 102.0 + 2 * i, 106.0 + 2 * i) for i in range(4)]
+    figure = backfill.summarize(
+        runs, launched=99.0, finished=119.0, max_concurrent_runs=2,
+        heartbeat_ages={"BACKFILL": 31.0, "QUEUED_RUN_COORDINATOR": 95.0, "SCHEDULER": 95.0},
+    )  # fmt: skip
+    assert figure["statuses"] == {"SUCCESS": 4}
+    assert figure["submitted_runs_per_second"] == 1.0
+    assert figure["dequeued_runs_per_second"] == 0.5
+    assert figure["started_runs_per_second"] == 0.5
+    assert figure["runs_per_second"] == 0.2
+    assert figure["queued_seconds"] == {"median": 2.5, "p95": 4.0, "max": 4.0}
+    assert figure["queued_to_started_seconds"] == {"median": 3.5, "p95": 5.0, "max": 5.0}
+    assert figure["dequeued_to_started_seconds"]["max"] == 1.0
+    assert figure["started_to_end_seconds"]["median"] == 4.0
+    # Held from dequeue to end: 4 runs x 5 s = 20 slot-seconds of 2 slots x the 11 s from 101 to 112.
+    assert figure["slot_occupancy"] == 0.91
+    assert figure["stalled_daemons"] == ["QUEUED_RUN_COORDINATOR"]
+
+
+def test_a_runs_dequeue_is_the_run_starting_event_of_its_launch() -> None:
+    events = [
+        {"__typename": "RunEnqueuedEvent", "timestamp": "1000"},
+        {"__typename": "RunStartingEvent", "timestamp": "2500"},
+    ]
+    assert backfill.dequeued_at(events) == 2.5
+    assert backfill.dequeued_at(events[:1]) is None
+
+
+def test_the_table_shows_the_backfills_dequeue_rate_and_its_daemons_verdict() -> None:
+    runs = [backfill.RunTimes("SUCCESS", 100.0, 100.5 + i, 101.0 + i, 130.0) for i in range(11)]
+    measured = backfill.summarize(runs, 99.0, 149.0, 10, heartbeat_ages={"BACKFILL": 20.0})
+    figure = {"figure": "backfill", "partitions": 11, "nodes": 4, **measured}
+    text = report.table({"backfill-4": figure})
+    assert (
+        "| Backfill of 11 partitions, 10 runs at once, 4 nodes | 50 "
+        "| QUEUED to STARTED at 1.00 runs/s (dequeued at 1.00/s, submitted at 0.00/s); slots kept 91% full" in text
+    )
+    assert "| 0.22 runs/s | no daemon heartbeat older than 90 s (the scheduler's, 150 s): met |" in text
+    figure["stalled_daemons"] = ["BACKFILL"]
+    assert "(the scheduler's, 150 s): not met" in report.table({"backfill-4": figure})
 
 
 def test_the_comparison_sets_each_earlier_run_set_beside_the_current_figures(tmp_path: Path) -> None:

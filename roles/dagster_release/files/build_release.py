@@ -162,14 +162,16 @@ def refresh_defs_state(project: Path, pins: list[str], locked: list[str], work: 
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
     dg_cli = f"dagster-dg-cli=={pinned_version(pins, 'dagster')}"
     install = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
-    proc = subprocess.run([*install, "--editable", str(source), *pins, *locked, dg_cli], capture_output=True, text=True)
+    proc = subprocess.run(
+        [*install, "--editable", str(source), *pins, *locked, dg_cli], capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise SystemExit(f"installing {project} to refresh its defs state failed:\n{proc.stderr[-3000:]}")
     # No DAGSTER_HOME: the build must not write into an instance the controller may have.
     env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
     env.update(VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     argv = [str(venv / "bin" / "dg"), "utils", "refresh-defs-state", "--management-type", "LOCAL_FILESYSTEM"]
-    proc = subprocess.run(argv, cwd=source, env=env, capture_output=True, text=True)
+    proc = subprocess.run(argv, cwd=source, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(
             f"dg utils refresh-defs-state failed in {project}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
