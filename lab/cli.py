@@ -217,6 +217,14 @@ def parser() -> argparse.ArgumentParser:
         default={},
         help='JSON of the run config\'s ops section, e.g. \'{"long_step": {"config": {"seconds": 90}}}\'',
     )
+    limit = commands.add_parser(
+        "limit-check", help="runs of a job launched at once run one at a time; another location's do not"
+    )
+    limit.add_argument("--job", required=True, help="a job of the code location limited to one run")
+    limit.add_argument("--unlimited-job", default="fan_out_job", help="a job of another location (%(default)s)")
+    limit.add_argument("--runs", type=int, default=3, help="runs of each, launched at once (default: %(default)s)")
+    limit.add_argument("--control", default="node1", help="lab node running the webserver (default: %(default)s)")
+    limit.add_argument("--timeout", type=float, default=600, help="seconds to wait for all (default: %(default)s)")
     ui = commands.add_parser("ui-check", help="open a run's page in headless Chromium: are all its steps succeeded?")
     ui.add_argument("--job", default="fan_out_job", help="check this job's newest run (default: %(default)s)")
     ui.add_argument("--run", help="check this run instead")
@@ -311,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
             door = job.front_door(paths.state, paths.inventory, args.control)
             run_config = {**run_config, "ops": args.ops_config} if args.ops_config else run_config
             return job.run_job(door, args.job, run_config, args.timeout, paths.logins)
+        if args.command == "limit-check":
+            run_config = job.deployed_run_config(paths.inventory, paths.key, paths.known_hosts, args.control)
+            door = job.front_door(paths.state, paths.inventory, args.control)
+            return job.limit_check(door, args.job, args.unlimited_job, run_config, args.runs, args.timeout)
         if args.command == "monitoring":
             watched = monitoring.monitoring_of(paths.inventory, args.host)
             return monitoring.show(watched, args.timeout, monitoring.REMOTE_JOURNAL_DIR)

@@ -10,7 +10,16 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from lab import names, ssh
-from lab.dagster_client import FINISHED, Client, DagsterError, Step, location_of, steps_from_events, table
+from lab.dagster_client import (
+    FINISHED,
+    Client,
+    DagsterError,
+    Step,
+    location_of,
+    most_at_once,
+    steps_from_events,
+    table,
+)
 
 # In a lab's state directory: the generated front door logins, and the lab CA (role lab_ca).
 LOGINS_FILE = "logins.yml"
@@ -112,3 +121,41 @@ def run_job(door: FrontDoor, job: str, run_config: dict[str, Any], timeout: floa
     print(f"logins: operator (full UI) and viewer (read-only), passwords in {logins}")
     print("logs: journalctl -u 'dagster-*' on the nodes; step output in the UI")
     return 0 if status == "SUCCESS" else 1
+
+
+def launch_together(client: Client, job: str, run_config: dict[str, Any], runs: int) -> list[str]:
+    location = location_of(client, job)
+    return [client.launch(location, job, run_config) for _ in range(runs)]
+
+
+def limit_check(
+    door: FrontDoor, job: str, unlimited_job: str, run_config: dict[str, Any], runs: int, timeout: float
+) -> int:
+    """Launch `runs` runs of `job` and as many of `unlimited_job` (of another code location) at once: all must
+    succeed, those of `job` one at a time (its location's run limit of 1 holds), and some of the others'
+    together (the limit is the location's, not the whole queue's)."""
+    client = door.client()
+    launched = {name: launch_together(client, name, run_config, runs) for name in (job, unlimited_job)}
+    deadline = time.monotonic() + timeout
+    failed = 0
+    at_once: dict[str, int] = {}
+    for name, run_ids in launched.items():
+        for run_id in run_ids:
+            status = client.wait(run_id, timeout=max(deadline - time.monotonic(), 1.0))
+            failed += status != "SUCCESS"
+        times = [client.run_times(run_id) for run_id in run_ids]
+        at_once[name] = most_at_once([(start, end) for start, end in times if start is not None and end is not None])
+        print(f"{name}: {runs} runs launched at once, at most {at_once[name]} running at one moment", flush=True)
+    if failed:
+        print(f"limit-check: {failed} of the runs did not succeed")
+        return 1
+    if at_once[job] > 1:
+        print(f"limit-check: runs of {job} overlapped: its code location's run limit of 1 did not hold")
+        return 1
+    if at_once[unlimited_job] < 2:
+        print(
+            f"limit-check: no runs of {unlimited_job} overlapped, so nothing shows the limit is only {job}'s location's"
+        )
+        return 1
+    print(f"limit-check: {job} ran one at a time, {unlimited_job} did not")
+    return 0

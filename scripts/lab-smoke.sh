@@ -20,8 +20,8 @@ lab=(python -m lab --name "$name" --inventory "$nodes_inventory")
 
 cleanup() {
   "${lab[@]}" down
-  rm -rf "$state/group_vars/all/code_locations.yml" "$state/group_vars/all/names.yml" "$state/locked_project" \
-    "$state/collection"
+  rm -rf "$state/group_vars/all/code_locations.yml" "$state/group_vars/all/names.yml" \
+    "$state/group_vars/all/concurrency.yml" "$state/locked_project" "$state/collection"
 }
 trap cleanup EXIT
 
@@ -39,6 +39,11 @@ dagster_deployment_state_dir: /var/lib/orchestra
 dagster_deployment_run_requests_dir: /var/lib/orchestra-run-requests
 dagster_deployment_shared_dir: /data/orchestra
 NAMES
+# A run limit of one code location: every run carries its location as the tag dagster/code_location.
+cat >"$state/group_vars/all/concurrency.yml" <<LIMITS
+dagster_config_tag_concurrency_limits:
+  - {key: dagster/code_location, value: locked_project, limit: 1}
+LIMITS
 
 "${lab[@]}" up --nodes "${LAB_NODES:-4}" --distro "${LAB_DISTRO:-debian13}"
 
@@ -131,6 +136,9 @@ python -m bench --results "$state/bench" footprint --lab "$name" --inventory "$n
 "${lab[@]}" run-job --job locked_job
 "${lab[@]}" ui-check --job locked_job
 "${lab[@]}" run-job --job catalog_job
+# Its location's limit of one run: three of its runs launched at once run one after another, while three of
+# the example's, launched with them, run together.
+"${lab[@]}" limit-check --job catalog_job --unlimited-job fan_out_job --runs 3
 
 # A new secret for the locked project alone: site.yml restarts that location's code server and workers and no
 # process of the example's, whose run in flight (two 150 s steps) goes on and succeeds; the locked project's
